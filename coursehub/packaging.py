@@ -1,0 +1,87 @@
+"""Package the app for CloudFormation: ``chalice package`` merged with the state machines and their resources.
+
+The merge template is built from ``statemachine/template.json`` and every
+``statemachine/*.asl.json``; each state machine gets its definition as is and
+its placeholders through ``DefinitionSubstitutions``, built by
+``statemachines.substitutions`` exactly as the local stack builds its values.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from chalice.utils import to_cfn_resource_name
+
+from coursehub import statemachines
+
+ROOT = statemachines.ROOT
+BUILD_DIR = ROOT / "build"
+
+
+def app_functions() -> list[str]:
+    """Chalice names of the app's ``@app.lambda_function``s."""
+    sys.path.insert(0, str(ROOT))
+    from app import app
+
+    return [f.name for f in app.pure_lambda_functions]
+
+
+def merge_template(stage: str, functions: list[str], sources: list[statemachines.StateMachineSource],
+                   environment: dict[str, str]) -> dict:
+    """The template Chalice merges into its own output."""
+    base = json.loads((statemachines.STATEMACHINE_DIR / "template.json").read_text())
+    resources = base["Resources"]
+    resources["HubTable"]["Properties"]["TableName"] = environment["HUB_TABLE_NAME"]
+    statement = resources["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
+    statement["Resource"] = [{"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions]
+    function_refs = {f: {"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions}
+    for source in sources:
+        text = source.text
+        resources[source.logical_id] = {
+            "Type": "AWS::StepFunctions::StateMachine",
+            "Properties": {
+                "StateMachineName": source.deployed_name("coursehub", stage),
+                "RoleArn": {"Fn::GetAtt": ["StateMachineRole", "Arn"]},
+                "Definition": json.loads(text),
+                "DefinitionSubstitutions": statemachines.substitutions(
+                    text, function_refs, {"HubTableName": {"Ref": "HubTable"}}),
+            },
+        }
+    for function in functions:
+        resources[to_cfn_resource_name(function)] = {"Properties": {"Environment": {"Variables": {
+            "SLACK_WEBHOOK_SECRET_ARN": {"Ref": "SlackWebhookSecretArn"},
+            "HUB_TABLE_NAME": {"Ref": "HubTable"},
+        }}}}
+    return base
+
+
+def package(stage: str, out_dir: Path | None = None) -> Path:
+    """Run ``chalice package`` with the merge template; returns the folder holding ``sam.json``."""
+    from coursehub_local.seed import chalice_stage_config
+
+    out_dir = out_dir or BUILD_DIR / stage
+    out_dir.mkdir(parents=True, exist_ok=True)
+    environment = chalice_stage_config(ROOT, stage)["environment"]
+    template = merge_template(stage, app_functions(), statemachines.sources(), environment)
+    merge_file = out_dir / "merge-template.json"
+    merge_file.write_text(json.dumps(template, indent=2) + "\n")
+    package_dir = out_dir / "package"
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    subprocess.run(
+        [_script("chalice"), "package", "--stage", stage, "--pkg-format", "cloudformation",
+         "--merge-template", str(merge_file), str(package_dir)],
+        cwd=ROOT, env=env, check=True)
+    return package_dir
+
+
+def lint(package_dir: Path) -> None:
+    """cfn-lint the packaged template; raises CalledProcessError on any finding."""
+    subprocess.run([_script("cfn-lint"), str(package_dir / "sam.json")], check=True)
+
+
+def _script(name: str) -> str:
+    """A console script of the running virtualenv."""
+    return str(Path(sys.executable).parent / name)

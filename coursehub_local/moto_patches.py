@@ -1,0 +1,122 @@
+"""Every change the local stack makes to moto's private internals, in one place.
+
+Pinned to moto 5.2.5 (``requirements-dev.txt``); ``tests/local/test_moto_patches.py``
+fails first if an upgrade moves any of these:
+
+- Lambda invokes (``LambdaSimpleBackend.invoke``) run the real handlers;
+- Step Functions Retry intervals and Wait states sleep on the stack's clock;
+- EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
+- Route53 rejects deleting a record that does not exist, as AWS does.
+"""
+from __future__ import annotations
+
+import time
+import types
+from typing import Any, Callable
+
+from coursehub_local.access_entries import ROUTES, AccessEntries
+from coursehub_local.clock import Clock
+from coursehub_local.dispatch import LambdaDispatcher
+from coursehub_local.eks import EksLifecycle
+
+_originals: list[tuple[Any, str, Any]] = []
+
+
+def _replace(owner: Any, name: str, value: Any) -> None:
+    _originals.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, value)
+
+
+def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, access: AccessEntries) -> None:
+    """Apply every patch (once per stack; ``uninstall`` reverts them)."""
+    if _originals:
+        raise RuntimeError("moto is already patched by a running local stack")
+    _dispatch_lambda_invokes(dispatcher)
+    _sleep_on_clock(clock)
+    _slow_eks(eks)
+    _serve_access_entries(access)
+    _strict_route53_deletes()
+
+
+def uninstall() -> None:
+    """Restore moto as it was."""
+    while _originals:
+        owner, name, value = _originals.pop()
+        setattr(owner, name, value)
+
+
+def _dispatch_lambda_invokes(dispatcher: LambdaDispatcher) -> None:
+    from moto.awslambda_simple.models import LambdaSimpleBackend
+
+    def invoke(self, function_name, qualifier, body, headers, response_headers):
+        function = self.get_function(function_name, qualifier)  # unknown names fail as on AWS
+        return dispatcher.invoke(function.function_name, body, function.memory_size,
+                                 function.timeout, function.function_arn, response_headers)
+
+    _replace(LambdaSimpleBackend, "invoke", invoke)
+
+
+def _sleep_on_clock(clock: Clock) -> None:
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
+
+    # Retry intervals: the engine calls time.sleep(interval_seconds) in retrier_decl.
+    _replace(retrier_decl, "time", types.SimpleNamespace(sleep=clock.sleep, time=clock.time))
+
+    def wait_interval(self, env, wait_seconds):
+        if wait_seconds > 0:
+            clock.sleep(wait_seconds, interrupt=env.program_state_event)
+
+    _replace(wait_function.WaitFunction, "_wait_interval", wait_interval)
+
+    original_seconds = timestamp.Timestamp._get_wait_seconds
+
+    def seconds_until(self, env):
+        # moto measures against the real clock; measure against the simulated one.
+        return int(original_seconds(self, env) - (clock.time() - time.time()))
+
+    _replace(timestamp.Timestamp, "_get_wait_seconds", seconds_until)
+
+
+def _slow_eks(eks: EksLifecycle) -> None:
+    from moto.eks.models import EKSBackend
+
+    for name in ("create_cluster", "delete_cluster", "create_nodegroup", "delete_nodegroup",
+                 "update_nodegroup_config"):
+        original = getattr(EKSBackend, name)
+        hook = getattr(eks, name)
+        _replace(EKSBackend, name, _bind(hook, original))
+
+
+def _bind(hook: Callable, original: Callable) -> Callable:
+    def method(self, *args, **kwargs):
+        return hook(original, self, *args, **kwargs)
+    return method
+
+
+def _serve_access_entries(access: AccessEntries) -> None:
+    from moto.eks import urls
+
+    paths = dict(urls.url_paths)
+    for pattern in ROUTES:
+        paths[pattern] = access.handle
+    _replace(urls, "url_paths", paths)
+
+
+def _strict_route53_deletes() -> None:
+    from moto.route53.exceptions import Route53ClientError
+    from moto.route53.models import FakeZone
+
+    original = FakeZone.delete_rrset
+
+    def delete_rrset(self, rrset):
+        name = rrset["Name"].rstrip(".").lower() + "."
+        kind = rrset.get("Type")
+        exists = any(r.name.rstrip(".").lower() + "." == name and (kind is None or r.type == kind)
+                     for r in self.rrsets)
+        if not exists:
+            raise Route53ClientError("InvalidChangeBatch",
+                f"Tried to delete resource record set [name='{name}', type='{kind}'] but it was not found")
+        return original(self, rrset)
+
+    _replace(FakeZone, "delete_rrset", delete_rrset)

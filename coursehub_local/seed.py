@@ -1,0 +1,132 @@
+"""What a deployment provides, created on the local stack: roles, table, secrets, zone, VPC, functions, state machines."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from coursehub import statemachines
+from coursehub_local.dispatch import DeployedFunction
+
+SAMPLE_DOMAIN = "courses.example.edu"
+ASSUME = {
+    "lambda": "lambda.amazonaws.com",
+    "states": "states.amazonaws.com",
+    "scheduler": "scheduler.amazonaws.com",
+    "eks-cluster": "eks.amazonaws.com",
+    "eks-node": "ec2.amazonaws.com",
+}
+
+
+@dataclass
+class Seeded:
+    """ARNs and names of what was created, for settings, tests and ``.coursehub/local.json``."""
+
+    roles: dict[str, str] = field(default_factory=dict)
+    secrets: dict[str, str] = field(default_factory=dict)
+    state_machines: dict[str, str] = field(default_factory=dict)
+    hosted_zone_id: str = ""
+    vpc_id: str = ""
+    subnet_ids: list[str] = field(default_factory=list)
+    schedule_group: str = ""
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_config: dict,
+         functions: list[DeployedFunction], state_machine_files: list[statemachines.StateMachineSource],
+         slack_webhook_url: str) -> Seeded:
+    """Create everything; returns the environment the functions get."""
+    out = Seeded()
+    prefix = f"{app_name}-{stage}"
+    iam = client("iam")
+    for purpose, service in ASSUME.items():
+        policy = {"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
+        role = iam.create_role(RoleName=f"{prefix}-{purpose}", AssumeRolePolicyDocument=json.dumps(policy))
+        out.roles[purpose] = role["Role"]["Arn"]
+
+    table = chalice_config["environment"]["HUB_TABLE_NAME"]
+    client("dynamodb").create_table(
+        TableName=table, BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "hub_id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "hub_id", "KeyType": "HASH"}])
+
+    sm = client("secretsmanager")
+    sample_secrets = {
+        "slack": ("slack-webhook", slack_webhook_url),
+        "dockerhub": ("dockerhub", json.dumps({"username": "coursehub-demo", "password": "local-dockerhub-password"})),
+        "github": ("github-token", "ghp_localStackGithubToken000000000000000"),
+    }
+    for key, (name, value) in sample_secrets.items():
+        out.secrets[key] = sm.create_secret(Name=f"coursehub/{stage}/{name}", SecretString=value)["ARN"]
+
+    zone = client("route53").create_hosted_zone(Name=SAMPLE_DOMAIN, CallerReference=f"{prefix}-zone")
+    out.hosted_zone_id = zone["HostedZone"]["Id"].rsplit("/", 1)[-1]
+
+    ec2 = client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.42.0.0/16")["Vpc"]["VpcId"]
+    out.vpc_id = vpc
+    for index, zone_name in enumerate(("a", "b")):
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{index}.0/24",
+                                   AvailabilityZone=f"{client('ec2').meta.region_name}{zone_name}")
+        out.subnet_ids.append(subnet["Subnet"]["SubnetId"])
+
+    out.schedule_group = prefix
+    client("scheduler").create_schedule_group(Name=prefix)
+
+    out.environment = {
+        **chalice_config["environment"],
+        "SLACK_WEBHOOK_SECRET_ARN": out.secrets["slack"],
+    }
+    _deploy_functions(client("lambda"), functions, chalice_config, out)
+    _deploy_state_machines(client("stepfunctions"), state_machine_files, functions, app_name, stage, out)
+    return out
+
+
+def _deploy_functions(lam: Any, functions: list[DeployedFunction], chalice_config: dict, out: Seeded) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("app.py", "# the local stack runs the project's handlers in-process\n")
+    for function in functions:
+        settings = chalice_config["functions"].get(function.function, {})
+        lam.create_function(
+            FunctionName=function.name, Runtime="python3.11", Role=out.roles["lambda"],
+            Handler=f"app.{function.function}", Code={"ZipFile": archive.getvalue()},
+            Timeout=settings.get("lambda_timeout", chalice_config["lambda_timeout"]),
+            MemorySize=settings.get("lambda_memory_size", chalice_config["lambda_memory_size"]),
+            Environment={"Variables": out.environment})
+
+
+def _deploy_state_machines(sfn: Any, sources: list[statemachines.StateMachineSource],
+                           functions: list[DeployedFunction], app_name: str, stage: str, out: Seeded) -> None:
+    lam_arn = "arn:aws:lambda:{region}:{account}:function:{name}"
+    account = out.roles["lambda"].split(":")[4]
+    arns = {f.function: lam_arn.format(region=sfn.meta.region_name, account=account, name=f.name)
+            for f in functions}
+    for source in sources:
+        text = source.text
+        values = statemachines.substitutions(text, arns, {"HubTableName": out.environment["HUB_TABLE_NAME"]})
+        created = sfn.create_state_machine(
+            name=source.deployed_name(app_name, stage), roleArn=out.roles["states"],
+            definition=statemachines.render(text, values))
+        out.state_machines[source.name] = created["stateMachineArn"]
+
+
+def chalice_stage_config(project_dir: Path, stage: str) -> dict:
+    """Environment, memory, timeout and per-function settings of a stage, merged as Chalice merges them."""
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
+    stage_config = config["stages"][stage]
+    functions: dict[str, dict] = {}
+    for source in (config.get("lambda_functions", {}), stage_config.get("lambda_functions", {})):
+        for name, values in source.items():
+            functions.setdefault(name, {}).update(values)
+    return {
+        "app_name": config["app_name"],
+        "environment": {**config.get("environment_variables", {}), **stage_config.get("environment_variables", {})},
+        "lambda_timeout": stage_config.get("lambda_timeout", config.get("lambda_timeout", 60)),
+        "lambda_memory_size": stage_config.get("lambda_memory_size", config.get("lambda_memory_size", 128)),
+        "functions": functions,
+    }

@@ -1,0 +1,196 @@
+"""The local stack: moto over HTTP with the project's handlers, a Slack receiver, a clock and a ticker."""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from coursehub import statemachines
+from coursehub_local import moto_patches
+from coursehub_local.access_entries import AccessEntries
+from coursehub_local.clock import Clock
+from coursehub_local.dispatch import LambdaDispatcher, functions_of
+from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle, NoClusterApi
+from coursehub_local.schedules import ScheduleRunner
+from coursehub_local.seed import Seeded, chalice_stage_config, seed
+from coursehub_local.slack_receiver import SlackReceiver
+from coursehub_local.timeline import Timeline
+
+log = logging.getLogger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+SMOKE_DIR = Path(__file__).resolve().parent / "smoke"
+CREDENTIALS = {"aws_access_key_id": "AKIACOURSEHUBLOCAL00", "aws_secret_access_key": "coursehub-local-secret-key"}
+TICK_SECONDS = 0.02
+
+
+class PortInUse(RuntimeError):
+    """Another process (often another local stack) already listens on a port the stack needs."""
+
+
+@dataclass
+class StackConfig:
+    """How to run the stack; ports 0 pick free ones."""
+
+    stage: str = "dev"
+    region: str = "us-east-1"
+    host: str = "127.0.0.1"
+    aws_port: int = 0
+    slack_port: int = 0
+    time_scale: float = 1.0
+    eks: EksDurations = field(default_factory=EksDurations)
+    state_file: Path | None = None
+    apps: tuple[str, ...] = ("app", "coursehub_local.smoke.app")
+    extra_state_machines: tuple[Path, ...] = (SMOKE_DIR,)
+
+
+class LocalStack:
+    """Start with ``start()``, stop with ``stop()``; ``client(service)`` talks to it."""
+
+    def __init__(self, config: StackConfig | None = None, cluster_api: ClusterApiProvider | None = None):
+        self.config = config or StackConfig()
+        self.clock = Clock(self.config.time_scale)
+        self.timeline = Timeline(self.clock)
+        self.cluster_api = cluster_api or NoClusterApi()
+        self.access_entries = AccessEntries()
+        self.eks = EksLifecycle(self.timeline, self.config.eks, self.cluster_api)
+        self.dispatcher: LambdaDispatcher | None = None
+        self.slack = SlackReceiver(self.config.host, self.config.slack_port)
+        self.seeded: Seeded | None = None
+        self.schedules: ScheduleRunner | None = None
+        self._server = None
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+        self._saved_env: dict[str, str | None] = {}
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the stack (what any program gets from ``.coursehub/local.json``)."""
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.config.region, **CREDENTIALS)
+
+    def start(self) -> "LocalStack":
+        from moto.core.config import default_user_config
+        from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
+                                                   create_backend_app)
+        from werkzeug.serving import make_server
+
+        default_user_config["stepfunctions"] = {"execute_state_machine": True}
+        default_user_config["lambda"] = {"use_docker": False}
+        stage_config = chalice_stage_config(ROOT, self.config.stage)
+        self._environment_for_handlers(stage_config["environment"])  # before the handlers' modules import
+        functions = [f for module in self.config.apps for f in functions_of(module, self.config.stage)]
+        self.dispatcher = LambdaDispatcher(functions)
+        moto_patches.install(self.clock, self.dispatcher, self.eks, self.access_entries)
+        try:
+            self._server = make_server(self.config.host, self.config.aws_port,
+                                       DomainDispatcherApplication(create_backend_app),
+                                       threaded=True, request_handler=MotoRequestHandler)
+        except OSError as error:
+            moto_patches.uninstall()
+            raise PortInUse(f"cannot listen on {self.config.host}:{self.config.aws_port} ({error.strerror}); "
+                            "is a local stack already running? See .coursehub/local.json") from None
+        self._spawn("aws", self._server.serve_forever)
+        os.environ["MOTO_PORT"] = str(self._server.server_address[1])  # the Step Functions engine calls Lambda here
+        self.slack.start()
+        sources = statemachines.sources() + [s for d in self.config.extra_state_machines
+                                             for s in statemachines.sources(d)]
+        self.seeded = seed(self.client, app_name=stage_config["app_name"], stage=self.config.stage,
+                           chalice_config=stage_config, functions=functions,
+                           state_machine_files=sources, slack_webhook_url=self.slack.webhook_url)
+        self._environment_for_handlers(self.seeded.environment)
+        account = self.client("sts").get_caller_identity()["Account"]
+        self.schedules = ScheduleRunner(self.clock, account, self.config.region, self.client)
+        self._spawn("ticker", self._tick)
+        if self.config.state_file:
+            self.write_state_file(self.config.state_file)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self.schedules:
+            self.schedules.close()
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+        self.slack.stop()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        moto_patches.uninstall()
+        _reset_moto()
+        for name, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        if self.config.state_file and self.config.state_file.exists():
+            self.config.state_file.unlink()
+
+    def details(self) -> dict:
+        """What ``.coursehub/local.json`` holds: enough for any boto3 program to use the stack."""
+        return {
+            "aws_endpoint_url": self.endpoint,
+            "region": self.config.region,
+            **CREDENTIALS,
+            "slack_url": self.slack.webhook_url,
+            "api_url": None,
+            "time_scale": self.clock.time_scale,
+            "stage": self.config.stage,
+            "state_machines": dict(self.seeded.state_machines) if self.seeded else {},
+            "secrets": dict(self.seeded.secrets) if self.seeded else {},
+            "hosted_zone_id": self.seeded.hosted_zone_id if self.seeded else "",
+            "subnet_ids": list(self.seeded.subnet_ids) if self.seeded else [],
+            "pid": os.getpid(),
+        }
+
+    def write_state_file(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(self.details(), indent=2) + "\n")
+
+    def __enter__(self) -> "LocalStack":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def _spawn(self, name: str, target: Any) -> None:
+        thread = threading.Thread(target=target, name=f"local-stack-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def _tick(self) -> None:
+        while not self._stopping.wait(TICK_SECONDS):
+            try:
+                self.timeline.run_due()
+                self.schedules.fire_due()
+            except Exception:  # noqa: BLE001 - the clock must keep ticking; the error is logged
+                log.exception("local stack tick failed")
+
+    def _environment_for_handlers(self, extra: dict[str, str]) -> None:
+        """The process environment the in-process handlers see: the stack's endpoint plus the stage's variables."""
+        values = {
+            "AWS_ACCESS_KEY_ID": CREDENTIALS["aws_access_key_id"],
+            "AWS_SECRET_ACCESS_KEY": CREDENTIALS["aws_secret_access_key"],
+            "AWS_DEFAULT_REGION": self.config.region,
+            "AWS_REGION": self.config.region,
+            **({"AWS_ENDPOINT_URL": self.endpoint} if self._server else {}),
+            **extra,
+        }
+        for name, value in values.items():
+            self._saved_env.setdefault(name, os.environ.get(name))
+            os.environ[name] = value
+
+
+def _reset_moto() -> None:
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()
+

@@ -1,0 +1,46 @@
+"""Shared fixtures: fake credentials for unit tests, one local stack for the end-to-end tests."""
+from __future__ import annotations
+
+import os
+import time
+from typing import Callable
+
+import pytest
+
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+}
+
+
+@pytest.fixture(autouse=True)
+def fake_aws_credentials(monkeypatch):
+    """No test may reach a real account: credentials are fake unless the local stack set its own."""
+    for name, value in FAKE_AWS.items():
+        if name not in os.environ or not os.environ.get("AWS_ENDPOINT_URL"):
+            monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def stack():
+    """One local stack for the session, its clock 600 times faster than real time."""
+    from coursehub_local.stack import LocalStack, StackConfig
+
+    local = LocalStack(StackConfig(time_scale=600))
+    local.start()
+    yield local
+    local.stop()
+
+
+def eventually(check: Callable[[], object], timeout: float = 20.0, interval: float = 0.05):
+    """Poll ``check`` until it returns something truthy; fail after ``timeout`` real seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {check.__doc__ or check}")
+        time.sleep(interval)

@@ -1,0 +1,113 @@
+"""EKS on the local stack takes time as on AWS, and has access entries."""
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import eventually
+
+
+def new_cluster(stack, eks):
+    name = f"c-{uuid.uuid4().hex[:8]}"
+    eks.create_cluster(name=name, roleArn=stack.seeded.roles["eks-cluster"],
+                       resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids})
+    return name
+
+
+def cluster_status(eks, name):
+    return eks.describe_cluster(name=name)["cluster"]["status"]
+
+
+def nodegroup(eks, cluster, name="ng"):
+    return eks.describe_nodegroup(clusterName=cluster, nodegroupName=name)["nodegroup"]
+
+
+def test_cluster_and_node_group_pass_through_creating_updating_and_deleting(stack):
+    eks = stack.client("eks")
+    durations = stack.config.eks
+    name = new_cluster(stack, eks)
+    assert cluster_status(eks, name) == "CREATING"
+    with pytest.raises(ClientError) as early:
+        eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=stack.seeded.subnet_ids,
+                             nodeRole=stack.seeded.roles["eks-node"])
+    assert early.value.response["Error"]["Code"] == "InvalidRequestException"
+
+    stack.clock.advance(durations.cluster_create)
+    eventually(lambda: cluster_status(eks, name) == "ACTIVE")
+
+    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=stack.seeded.subnet_ids,
+                         nodeRole=stack.seeded.roles["eks-node"], instanceTypes=["m5.large"],
+                         scalingConfig={"minSize": 1, "maxSize": 3, "desiredSize": 2})
+    assert nodegroup(eks, name)["status"] == "CREATING"
+    stack.clock.advance(durations.nodegroup_create)
+    eventually(lambda: nodegroup(eks, name)["status"] == "ACTIVE")
+
+    update = eks.update_nodegroup_config(clusterName=name, nodegroupName="ng",
+                                         scalingConfig={"minSize": 0, "desiredSize": 0, "maxSize": 3})
+    assert update["update"]["status"] == "InProgress"
+    updating = nodegroup(eks, name)
+    assert updating["status"] == "UPDATING"
+    assert updating["scalingConfig"]["desiredSize"] == 2  # not visible before the update finishes
+    stack.clock.advance(durations.nodegroup_update)
+    eventually(lambda: nodegroup(eks, name)["scalingConfig"]["desiredSize"] == 0)
+    assert nodegroup(eks, name)["status"] == "ACTIVE"
+
+    with pytest.raises(ClientError) as busy:
+        eks.delete_cluster(name=name)  # node groups first, as on AWS
+    assert busy.value.response["Error"]["Code"] == "ResourceInUseException"
+
+    eks.delete_nodegroup(clusterName=name, nodegroupName="ng")
+    assert nodegroup(eks, name)["status"] == "DELETING"
+    stack.clock.advance(durations.nodegroup_delete)
+    eventually(lambda: eks.list_nodegroups(clusterName=name)["nodegroups"] == [])
+
+    eks.delete_cluster(name=name)
+    assert cluster_status(eks, name) == "DELETING"
+    stack.clock.advance(durations.cluster_delete)
+    eventually(lambda: name not in eks.list_clusters()["clusters"])
+    with pytest.raises(eks.exceptions.ResourceNotFoundException):
+        eks.describe_cluster(name=name)
+
+
+def test_invalid_scaling_is_rejected(stack):
+    eks = stack.client("eks")
+    name = new_cluster(stack, eks)
+    stack.clock.advance(stack.config.eks.cluster_create)
+    eventually(lambda: cluster_status(eks, name) == "ACTIVE")
+    eks.create_nodegroup(clusterName=name, nodegroupName="ng", subnets=stack.seeded.subnet_ids,
+                         nodeRole=stack.seeded.roles["eks-node"],
+                         scalingConfig={"minSize": 1, "maxSize": 2, "desiredSize": 1})
+    stack.clock.advance(stack.config.eks.nodegroup_create)
+    eventually(lambda: nodegroup(eks, name)["status"] == "ACTIVE")
+    with pytest.raises(ClientError) as error:
+        eks.update_nodegroup_config(clusterName=name, nodegroupName="ng",
+                                    scalingConfig={"minSize": 2, "desiredSize": 1, "maxSize": 2})
+    assert error.value.response["Error"]["Code"] == "InvalidParameterException"
+
+
+def test_access_entries_work_as_on_aws(stack):
+    eks = stack.client("eks")
+    name = new_cluster(stack, eks)
+    principal = stack.seeded.roles["lambda"]
+    policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+
+    created = eks.create_access_entry(clusterName=name, principalArn=principal)["accessEntry"]
+    assert created["principalArn"] == principal and created["type"] == "STANDARD"
+    with pytest.raises(eks.exceptions.ResourceInUseException):
+        eks.create_access_entry(clusterName=name, principalArn=principal)
+    assert eks.list_access_entries(clusterName=name)["accessEntries"] == [principal]
+    assert eks.describe_access_entry(clusterName=name, principalArn=principal)["accessEntry"]["clusterName"] == name
+
+    eks.associate_access_policy(clusterName=name, principalArn=principal, policyArn=policy,
+                                accessScope={"type": "cluster"})
+    listed = eks.list_associated_access_policies(clusterName=name, principalArn=principal)
+    assert [p["policyArn"] for p in listed["associatedAccessPolicies"]] == [policy]
+    eks.disassociate_access_policy(clusterName=name, principalArn=principal, policyArn=policy)
+    listed = eks.list_associated_access_policies(clusterName=name, principalArn=principal)
+    assert listed["associatedAccessPolicies"] == []
+
+    eks.delete_access_entry(clusterName=name, principalArn=principal)
+    with pytest.raises(eks.exceptions.ResourceNotFoundException):
+        eks.describe_access_entry(clusterName=name, principalArn=principal)
+    with pytest.raises(eks.exceptions.ResourceNotFoundException):
+        eks.create_access_entry(clusterName="no-such-cluster", principalArn=principal)
