@@ -39,7 +39,7 @@ def log_context(event, get_response):
 def notify_slack(event, context):
     """Post a message to the hub's Slack channel (the webhook URL stays in Secrets Manager)."""
     message = slack.message_from_event(event)
-    secret_arn = event.get("slack_secret_arn") or settings().slack_webhook_secret_arn
+    secret_arn = slack.secret_arn_from_event(event, settings().slack_webhook_secret_arn)
     url = slack.webhook_url(aws("secretsmanager"), secret_arn)
     slack.post(url, message, timeout=settings().slack_timeout_seconds)
     logger.info("posted to Slack", extra={"chars": len(message["text"])})

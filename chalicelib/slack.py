@@ -38,6 +38,14 @@ def message_from_event(event: Any) -> dict:
     return message
 
 
+def secret_arn_from_event(event: dict, default: str) -> str:
+    """The webhook secret named by the event (``slack_secret_arn``), else the stage's default."""
+    arn = event.get("slack_secret_arn", default)
+    if not isinstance(arn, str) or not arn.startswith("arn:") or ":secretsmanager:" not in arn:
+        raise InvalidEvent("notify event field 'slack_secret_arn' must be a Secrets Manager ARN")
+    return arn
+
+
 def post(url: str, message: dict, *, timeout: float, opener: Opener = urllib.request.urlopen) -> None:
     """POST one message; errors name the HTTP status, never the URL (it is a secret)."""
     request = urllib.request.Request(

@@ -6,7 +6,8 @@ fails first if an upgrade moves any of these:
 - Lambda invokes (``LambdaSimpleBackend.invoke``) run the real handlers;
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
 - EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
-- Route53 rejects deleting a record that does not exist, as AWS does.
+- Route53 rejects deleting a record that does not exist, as AWS does;
+- an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None").
 """
 from __future__ import annotations
 
@@ -36,6 +37,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _slow_eks(eks)
     _serve_access_entries(access)
     _strict_route53_deletes()
+    _name_unnamed_executions()
 
 
 def uninstall() -> None:
@@ -120,3 +122,16 @@ def _strict_route53_deletes() -> None:
         return original(self, rrset)
 
     _replace(FakeZone, "delete_rrset", delete_rrset)
+
+
+def _name_unnamed_executions() -> None:
+    import uuid
+
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    original = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, *args, **kwargs):
+        return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
+
+    _replace(StepFunctionsParserBackend, "start_execution", start_execution)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import logging
 import os
+import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +62,7 @@ class LocalStack:
         self.access_entries = AccessEntries()
         self.eks = EksLifecycle(self.timeline, self.config.eks, self.cluster_api)
         self.dispatcher: LambdaDispatcher | None = None
-        self.slack = SlackReceiver(self.config.host, self.config.slack_port)
+        self.slack: SlackReceiver | None = None
         self.seeded: Seeded | None = None
         self.schedules: ScheduleRunner | None = None
         self._server = None
@@ -83,20 +85,29 @@ class LocalStack:
                                                    create_backend_app)
         from werkzeug.serving import make_server
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the output
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
+        if str(ROOT) not in sys.path:
+            sys.path.insert(0, str(ROOT))  # the Chalice app (app.py) lives at the project root
         stage_config = chalice_stage_config(ROOT, self.config.stage)
         self._environment_for_handlers(stage_config["environment"])  # before the handlers' modules import
         functions = [f for module in self.config.apps for f in functions_of(module, self.config.stage)]
         self.dispatcher = LambdaDispatcher(functions)
         moto_patches.install(self.clock, self.dispatcher, self.eks, self.access_entries)
         try:
-            self._server = make_server(self.config.host, self.config.aws_port,
-                                       DomainDispatcherApplication(create_backend_app),
+            for port in (self.config.aws_port, self.config.slack_port):
+                _claimable(self.config.host, port)  # werkzeug exits the process on a busy port
+            port = self.config.aws_port
+            self._server = make_server(self.config.host, port, DomainDispatcherApplication(create_backend_app),
                                        threaded=True, request_handler=MotoRequestHandler)
+            port = self.config.slack_port
+            self.slack = SlackReceiver(self.config.host, port)
         except OSError as error:
+            if self._server:
+                self._server.server_close()
             moto_patches.uninstall()
-            raise PortInUse(f"cannot listen on {self.config.host}:{self.config.aws_port} ({error.strerror}); "
+            raise PortInUse(f"cannot listen on {self.config.host}:{port} ({error.strerror}); "
                             "is a local stack already running? See .coursehub/local.json") from None
         self._spawn("aws", self._server.serve_forever)
         os.environ["MOTO_PORT"] = str(self._server.server_address[1])  # the Step Functions engine calls Lambda here
@@ -121,7 +132,8 @@ class LocalStack:
         if self._server:
             self._server.shutdown()
             self._server.server_close()
-        self.slack.stop()
+        if self.slack:
+            self.slack.stop()
         for thread in self._threads:
             thread.join(timeout=5)
         moto_patches.uninstall()
@@ -187,6 +199,15 @@ class LocalStack:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+
+def _claimable(host: str, port: int) -> None:
+    """Raise OSError if ``port`` cannot be listened on."""
+    if port == 0:
+        return
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def _reset_moto() -> None:

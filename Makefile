@@ -1,0 +1,40 @@
+# CourseHub: `make demo` rehearses on the local stack, `make test` runs the tests.
+# Both set everything up first on a fresh machine (Python 3.11+, npm).
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAGE ?= dev
+PYTEST_ARGS ?=
+
+.PHONY: setup tools demo test package bench local clean
+
+setup: $(VENV)/.installed tools
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+tools: $(VENV)/.installed
+	$(PY) -m coursehub_local.tools
+
+demo: setup
+	$(VENV)/bin/coursehub demo
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+package: setup
+	$(VENV)/bin/coursehub package --stage $(STAGE)
+
+bench: setup
+	$(PY) bench/run.py
+
+local: setup
+	$(VENV)/bin/coursehub local up
+
+clean:
+	rm -rf $(VENV) build .coursehub

@@ -1,0 +1,26 @@
+"""Settings come from the environment and name what is missing."""
+import pytest
+
+from chalicelib.errors import SettingsError
+from chalicelib.settings import Settings
+
+GOOD = {"STAGE": "dev", "HUB_TABLE_NAME": "hubs", "SLACK_WEBHOOK_SECRET_ARN": "arn:aws:secretsmanager:x"}
+
+
+def test_settings_are_read_from_the_environment():
+    settings = Settings.from_env(GOOD)
+    assert settings.hub_table_name == "hubs"
+    assert settings.slack_timeout_seconds == 10.0
+
+
+@pytest.mark.parametrize("missing", sorted(GOOD))
+def test_a_missing_variable_is_named(missing):
+    env = {k: v for k, v in GOOD.items() if k != missing}
+    with pytest.raises(SettingsError, match=missing):
+        Settings.from_env(env)
+
+
+@pytest.mark.parametrize("value", ["soon", "0", "120"])
+def test_a_bad_slack_timeout_is_rejected(value):
+    with pytest.raises(SettingsError, match="SLACK_TIMEOUT_SECONDS"):
+        Settings.from_env({**GOOD, "SLACK_TIMEOUT_SECONDS": value})

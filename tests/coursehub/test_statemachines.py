@@ -1,0 +1,60 @@
+"""Every state machine is complete: placeholders filled, transitions valid, Tasks naming real functions."""
+import json
+
+import pytest
+
+from coursehub import packaging, statemachines
+from coursehub_local.dispatch import functions_of
+from coursehub_local.stack import SMOKE_DIR
+
+SOURCES = statemachines.sources() + statemachines.sources(SMOKE_DIR)
+
+
+def known_functions():
+    return {f.function for module in ("app", "coursehub_local.smoke.app") for f in functions_of(module, "dev")}
+
+
+def test_there_is_something_to_check():
+    assert SOURCES, "no state machine sources found"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
+def test_every_placeholder_names_a_function_and_every_task_uses_one(source):
+    functions = known_functions()
+    arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:x-{name}" for name in functions}
+    values = statemachines.substitutions(source.text, arns, {"HubTableName": "hubs"})
+    definition = json.loads(statemachines.render(source.text, values))
+    for state, resource in statemachines.task_resources(definition):
+        assert resource in arns.values(), f"{source.name}: Task {state!r} calls {resource}"
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
+def test_every_transition_points_to_a_state(source):
+    assert statemachines.dangling_transitions(json.loads(source.text)) == []
+
+
+def test_a_missing_placeholder_value_is_named():
+    with pytest.raises(statemachines.PlaceholderError, match="NotifySlackArn"):
+        statemachines.substitutions('{"Resource": "${NotifySlackArn}"}', {})
+
+
+def test_dangling_transitions_are_found():
+    definition = {"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}}}
+    assert statemachines.dangling_transitions(definition) == ["B"]
+
+
+@pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
+def test_cloudformation_and_the_local_stack_substitute_the_same_way(source):
+    """DefinitionSubstitutions of the merge template resolve to the functions the stack would use."""
+    functions = sorted(known_functions())
+    template = packaging.merge_template("dev", functions, [source], {"HUB_TABLE_NAME": "hubs"})
+    resource = template["Resources"][source.logical_id]["Properties"]
+    assert resource["Definition"] == json.loads(source.text)
+    # Resolve CloudFormation's GetAtt with the same ARN scheme the stack uses, then compare.
+    arn = "arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-{}"
+    by_logical = {packaging.to_cfn_resource_name(f): arn.format(f) for f in functions}
+    cfn_values = {key: by_logical[value["Fn::GetAtt"][0]] if "Fn::GetAtt" in value else "hubs"
+                  for key, value in resource["DefinitionSubstitutions"].items()}
+    local_values = statemachines.substitutions(source.text, {f: arn.format(f) for f in functions},
+                                               {"HubTableName": "hubs"})
+    assert cfn_values == local_values

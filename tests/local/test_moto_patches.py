@@ -1,0 +1,30 @@
+"""The moto internals the stack patches still exist in the pinned moto (fails first on an upgrade)."""
+import importlib
+
+import moto
+import pytest
+
+TARGETS = [
+    ("moto.awslambda_simple.models", "LambdaSimpleBackend", "invoke"),
+    ("moto.stepfunctions.parser.asl.component.common.retry.retrier_decl", None, "time"),
+    ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.wait_function", "WaitFunction",
+     "_wait_interval"),
+    ("moto.stepfunctions.parser.asl.component.state.wait.wait_function.timestamp", "Timestamp",
+     "_get_wait_seconds"),
+    ("moto.stepfunctions.parser.models", "StepFunctionsParserBackend", "start_execution"),
+    ("moto.eks.models", "EKSBackend", "update_nodegroup_config"),
+    ("moto.eks.urls", None, "url_paths"),
+    ("moto.route53.models", "FakeZone", "delete_rrset"),
+]
+
+
+def test_moto_is_the_pinned_version():
+    assert moto.__version__ == "5.2.5"
+
+
+@pytest.mark.parametrize("module, owner, name", TARGETS)
+def test_patched_attribute_exists(module, owner, name):
+    target = importlib.import_module(module)
+    if owner:
+        target = getattr(target, owner)
+    assert hasattr(target, name)

