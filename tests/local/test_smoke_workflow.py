@@ -54,3 +54,19 @@ def test_retries_exhausted_fail_the_execution_with_the_error_name(stack):
     # 1 attempt + MaxAttempts 5 retries
     assert sum(e["type"] == "LambdaFunctionFailed" for e in history) == 6
     assert "Poll progress" not in entered(history)
+
+
+def test_no_secret_value_reaches_the_history_or_slack(stack):
+    status, history = run_smoke(stack, "smoke-secrets")
+    assert status["status"] == "SUCCEEDED"
+    secrets = stack.client("secretsmanager")
+    values = []
+    for arn in stack.seeded.secrets.values():
+        value = secrets.get_secret_value(SecretId=arn)["SecretString"]
+        values.append(value)
+        if value.startswith("{"):
+            values += [v for v in json.loads(value).values() if len(v) > 8]
+    assert len(values) >= 4
+    seen = json.dumps(history, default=str) + json.dumps(status, default=str) + json.dumps(stack.slack.messages())
+    for value in values:
+        assert value not in seen
