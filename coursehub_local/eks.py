@@ -40,19 +40,6 @@ class ClusterApiProvider(Protocol):
         """React to node groups appearing, scaling or going away."""
 
 
-class NoClusterApi:
-    """Keeps moto's made-up endpoint: for stacks that need no Kubernetes API."""
-
-    def cluster_active(self, cluster: Any) -> None:
-        pass
-
-    def cluster_deleted(self, cluster: Any) -> None:
-        pass
-
-    def nodegroups_changed(self, cluster: Any) -> None:
-        pass
-
-
 class EksLifecycle:
     """Wraps moto's EKS backend calls so that they take time, as on AWS."""
 

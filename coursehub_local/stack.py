@@ -18,7 +18,8 @@ from coursehub_local import moto_patches
 from coursehub_local.access_entries import AccessEntries
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher, functions_of
-from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle, NoClusterApi
+from coursehub_local.cluster.provider import LocalClusters
+from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
 from coursehub_local.schedules import ScheduleRunner
 from coursehub_local.seed import Seeded, chalice_stage_config, seed
 from coursehub_local.slack_receiver import SlackReceiver
@@ -54,11 +55,16 @@ class StackConfig:
 class LocalStack:
     """Start with ``start()``, stop with ``stop()``; ``client(service)`` talks to it."""
 
-    def __init__(self, config: StackConfig | None = None, cluster_api: ClusterApiProvider | None = None):
+    def __init__(self, config: StackConfig | None = None):
         self.config = config or StackConfig()
         self.clock = Clock(self.config.time_scale)
         self.timeline = Timeline(self.clock)
-        self.cluster_api = cluster_api or NoClusterApi()
+        self.clusters = LocalClusters(
+            self.clock, self.timeline, self.client, host=self.config.host,
+            secret_key_for=lambda key: CREDENTIALS["aws_secret_access_key"]
+            if key == CREDENTIALS["aws_access_key_id"] else None,
+            sts_endpoints=lambda: [self.endpoint])
+        self.cluster_api: ClusterApiProvider = self.clusters
         self.access_entries = AccessEntries()
         self.eks = EksLifecycle(self.timeline, self.config.eks, self.cluster_api)
         self.dispatcher: LambdaDispatcher | None = None
@@ -127,6 +133,7 @@ class LocalStack:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.clusters.stop()
         if self.schedules:
             self.schedules.close()
         if self._server:

@@ -11,7 +11,6 @@ from coursehub_local.kube.kubeconfig import write_kubeconfig
 from coursehub_local.kube.server import KubeApiServer
 from coursehub_local.tools import tool_path
 
-CHARTS = Path(__file__).parent / "charts"
 COMMAND_TIMEOUT = 60
 
 
@@ -77,6 +76,12 @@ def kubectl(kube_home, kubeconfig) -> Runner:
 def helm(request, kube_home, kubeconfig) -> Runner:
     """Real helm 3.17 (v31 layer) and helm 4.1 (v33 layer)."""
     return Runner(tool_path("helm", request.param), _env(kube_home, kubeconfig), tag=request.param)
+
+
+@pytest.fixture(scope="module")
+def helm4(kube_home, kubeconfig) -> Runner:
+    """Real helm 4.1 alone, for behaviour helm 3 does not share."""
+    return Runner(tool_path("helm", "v33"), _env(kube_home, kubeconfig), tag="v33")
 
 
 @pytest.fixture(scope="module")

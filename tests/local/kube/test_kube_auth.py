@@ -32,7 +32,9 @@ class Clock:
 
 @pytest.fixture(scope="module")
 def sts():
-    return boto3.client("sts", region_name="eu-west-1", aws_access_key_id="testing",
+    # The AWS endpoint, even when a local stack in this process set AWS_ENDPOINT_URL.
+    return boto3.client("sts", region_name="eu-west-1", endpoint_url="https://sts.eu-west-1.amazonaws.com",
+                        aws_access_key_id="testing",
                         aws_secret_access_key="testing-secret", aws_session_token="session")
 
 
@@ -89,15 +91,18 @@ def test_token_for_another_cluster_is_unauthorized(secured, sts):
 
 
 def test_token_signed_with_the_wrong_secret_is_unauthorized(secured):
-    forged = boto3.client("sts", region_name="eu-west-1", aws_access_key_id="testing",
+    forged = boto3.client("sts", region_name="eu-west-1", endpoint_url="https://sts.eu-west-1.amazonaws.com",
+                          aws_access_key_id="testing",
                           aws_secret_access_key="guessed")
     assert _get(secured, get_token(forged, CLUSTER)).status_code == 401
 
 
-def test_expired_token_is_unauthorized(secured, sts, clock):
+def test_a_token_is_good_for_15_minutes_as_on_eks(secured, sts, clock):
     token = get_token(sts, CLUSTER)
-    clock.now = time.time() + 61
+    clock.now = time.time() + 14 * 60
     try:
+        assert _get(secured, token).status_code == 200
+        clock.now = time.time() + 15 * 60 + 5
         assert _get(secured, token).status_code == 401
     finally:
         clock.now = time.time()

@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import base64
 import json
+from pathlib import Path
 
 import pytest
 
 from coursehub_local.kube.errors import ApiError
 
-from conftest import CHARTS
-
-CHART = str(CHARTS / "demo")
+CHART = str(Path(__file__).parent / "charts" / "demo")
 
 
 def _release(helm) -> str:
@@ -71,3 +70,30 @@ def test_install_rejected_by_the_server_leaves_a_failed_release(helm, kube_serve
     assert _releases(helm)[name]["status"] == "failed"
     helm.ok("uninstall", name)
     assert name not in _releases(helm)
+
+
+def test_helm4_wait_returns_once_a_controller_reports_the_deployment_ready(helm4, kube_server):
+    # helm 4 waits with kstatus (watching status); helm 3's legacy --wait also needs the
+    # ReplicaSets and Pods that no controller makes here, so it is not exercised.
+    helm = helm4
+    store = kube_server.store
+
+    def deployment_controller(event):
+        obj = event.obj
+        if obj["kind"] != "Deployment" or event.type == "DELETED":
+            return
+        generation, replicas = obj["metadata"]["generation"], obj["spec"].get("replicas", 1)
+        if (obj.get("status") or {}).get("observedGeneration") == generation:
+            return
+        store.set_status("apps/v1", "Deployment", obj["metadata"]["namespace"], obj["metadata"]["name"], {
+            "observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+            "readyReplicas": replicas, "availableReplicas": replicas,
+            "conditions": [{"type": "Available", "status": "True", "reason": "MinimumReplicasAvailable"},
+                           {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]})
+    unsubscribe = store.subscribe(deployment_controller)
+    try:
+        helm.ok("install", "waited", CHART, "--wait", "--timeout", "30s")
+    finally:
+        unsubscribe()
+    assert _releases(helm)["waited"]["status"] == "deployed"
+    helm.ok("uninstall", "waited")

@@ -57,6 +57,8 @@ def test_patch_merge_and_strategic(kubectl):
     kubectl.ok("patch", "deployment", "web", "--type=json",
                "-p", '[{"op": "replace", "path": "/spec/replicas", "value": 5}]')
     assert _get(kubectl, "deployment", "web")["spec"]["replicas"] == 5
+    kubectl.ok("scale", "deployment", "web", "--replicas=1")
+    assert _get(kubectl, "deployment", "web")["spec"]["replicas"] == 1
     kubectl.ok("delete", "deployment", "web")
 
 
@@ -73,7 +75,10 @@ def test_get_list_and_delete(kubectl):
     kubectl.ok("create", "configmap", "settings", "--from-literal=a=1")
     listed = _get(kubectl, "configmaps")
     assert listed["kind"] == "List" and "settings" in [i["metadata"]["name"] for i in listed["items"]]
-    assert "settings" in kubectl.ok("get", "configmaps")
+    table = kubectl.ok("get", "configmaps").splitlines()
+    assert table[0].split() == ["NAME", "AGE"] and "settings" in [row.split()[0] for row in table[1:]]
+    # Kind-qualified names in a multi-kind listing come from the server's Table answer.
+    assert "configmap/settings" in kubectl.ok("get", "configmaps,secrets").split()
     kubectl.ok("delete", "configmap", "settings")
     missing = kubectl.run("get", "configmap", "settings")
     assert missing.returncode != 0 and 'configmaps "settings" not found' in missing.stderr

@@ -1,0 +1,88 @@
+"""Gives each ACTIVE EKS cluster of the local stack its own Kubernetes API and controllers.
+
+``describe_cluster`` then returns that API's endpoint and CA (base64 PEM)
+exactly where AWS puts them, and the API accepts only EKS tokens for this
+cluster signed with the stack's credentials.
+"""
+from __future__ import annotations
+
+import base64
+import logging
+import threading
+from typing import Any, Callable
+
+from coursehub_local.clock import Clock
+from coursehub_local.cluster.context import ClusterContext, ControllerTimings
+from coursehub_local.cluster.nodes import NodeController
+from coursehub_local.cluster.workloads import WorkloadController
+from coursehub_local.kube.auth import make_eks_token_verifier
+from coursehub_local.kube.server import KubeApiServer
+from coursehub_local.timeline import Timeline
+
+log = logging.getLogger(__name__)
+
+
+class LocalClusters:
+    """The ``ClusterApiProvider`` of the local stack."""
+
+    def __init__(self, clock: Clock, timeline: Timeline, client: Callable[[str], Any],
+                 secret_key_for: Callable[[str], str | None], sts_endpoints: Callable[[], list[str]],
+                 timings: ControllerTimings | None = None, host: str = "127.0.0.1"):
+        self.clock = clock
+        self.timeline = timeline
+        self.client = client
+        self.secret_key_for = secret_key_for
+        self.sts_endpoints = sts_endpoints
+        self.timings = timings or ControllerTimings()
+        self.host = host
+        self.clusters: dict[str, _Cluster] = {}
+        self._lock = threading.Lock()
+
+    def cluster_active(self, cluster: Any) -> None:
+        verify = make_eks_token_verifier(cluster.name, self.secret_key_for, sts_endpoints=self.sts_endpoints())
+        server = KubeApiServer(cluster.name, verify_token=verify, host=self.host).start()
+        ctx = ClusterContext(cluster.name, cluster, server, self.clock, self.timeline, self.client, self.timings)
+        running = _Cluster(ctx)
+        with self._lock:
+            self.clusters[cluster.name] = running
+        cluster.endpoint = server.endpoint
+        cluster.certificate_authority = {"data": base64.b64encode(server.ca_pem).decode()}
+
+    def cluster_deleted(self, cluster: Any) -> None:
+        with self._lock:
+            running = self.clusters.pop(cluster.name, None)
+        if running:
+            running.stop()
+
+    def nodegroups_changed(self, cluster: Any) -> None:
+        running = self.clusters.get(cluster.name)
+        if running:
+            running.nodegroups_changed()
+
+    def server(self, name: str) -> KubeApiServer:
+        """The API server of a running cluster (for tests and the demo)."""
+        return self.clusters[name].ctx.server
+
+    def stop(self) -> None:
+        with self._lock:
+            running, self.clusters = list(self.clusters.values()), {}
+        for cluster in running:
+            cluster.stop()
+
+
+class _Cluster:
+    """One cluster's API server and controllers."""
+
+    def __init__(self, ctx: ClusterContext):
+        self.ctx = ctx
+        self.nodes = NodeController(ctx)
+        self.workloads = WorkloadController(ctx, self.nodes)
+        self.workloads.start()
+
+    def nodegroups_changed(self) -> None:
+        self.nodes.sync()
+        self.workloads.nodes_changed()
+
+    def stop(self) -> None:
+        self.workloads.stop()
+        self.ctx.server.stop()

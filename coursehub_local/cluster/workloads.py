@@ -1,0 +1,100 @@
+"""Deployments, StatefulSets and DaemonSets become ready after a while when nodes are Ready, and unready without nodes."""
+from __future__ import annotations
+
+import logging
+
+from coursehub_local.cluster.context import ClusterContext
+from coursehub_local.cluster.nodes import NodeController
+from coursehub_local.kube.errors import ApiError
+
+log = logging.getLogger(__name__)
+KINDS = {("apps", "deployments"): "Deployment", ("apps", "statefulsets"): "StatefulSet",
+         ("apps", "daemonsets"): "DaemonSet"}
+
+
+class WorkloadController:
+    """Plays the scheduler and kubelets: fills in workload ``status`` on the stack's clock."""
+
+    def __init__(self, ctx: ClusterContext, nodes: NodeController):
+        self.ctx = ctx
+        self.nodes = nodes
+        self._unsubscribe = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.ctx.store.subscribe(self._on_event)
+
+    def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def nodes_changed(self) -> None:
+        """Nodes came or went: everything goes unready at once, or becomes ready after the usual delay."""
+        ready = self.nodes.ready_nodes()
+        for kind in KINDS.values():
+            for obj in self.ctx.store.list(self.ctx.store.resource_type("apps/v1", kind))[0]:
+                if ready == 0:
+                    self._set(obj, ready=False)
+                elif not _is_ready(obj):
+                    self._schedule(obj)
+
+    def _on_event(self, event) -> None:
+        if event.key not in KINDS or event.type == "DELETED":
+            return
+        obj = event.obj
+        if obj["metadata"].get("generation") != obj.get("status", {}).get("observedGeneration"):
+            self._set(obj, ready=False)
+            self._schedule(obj)
+
+    def _schedule(self, obj: dict) -> None:
+        kind, namespace, name = obj["kind"], obj["metadata"].get("namespace"), obj["metadata"]["name"]
+
+        def become_ready() -> None:
+            try:
+                current = self.ctx.store.get_object("apps/v1", kind, namespace, name)
+            except ApiError:
+                return  # deleted meanwhile
+            self._set(current, ready=self.nodes.ready_nodes() > 0)
+        self.ctx.timeline.after(self.ctx.timings.workload_ready, become_ready)
+
+    def _set(self, obj: dict, ready: bool) -> None:
+        status = _status(obj, ready, self.nodes.ready_nodes())
+        try:
+            self.ctx.store.set_status("apps/v1", obj["kind"], obj["metadata"].get("namespace"),
+                                      obj["metadata"]["name"], status)
+        except ApiError as error:
+            log.debug("status of %s/%s not set: %s", obj["kind"], obj["metadata"]["name"], error)
+
+
+def _is_ready(obj: dict) -> bool:
+    status = obj.get("status", {})
+    if obj["kind"] == "DaemonSet":
+        return status.get("numberReady", 0) >= status.get("desiredNumberScheduled", 1) > 0
+    return status.get("readyReplicas", 0) >= obj.get("spec", {}).get("replicas", 1)
+
+
+def _status(obj: dict, ready: bool, node_count: int) -> dict:
+    generation = obj["metadata"].get("generation", 1)
+    if obj["kind"] == "DaemonSet":
+        count = node_count if ready else 0
+        return {"observedGeneration": generation, "desiredNumberScheduled": node_count,
+                "currentNumberScheduled": node_count, "updatedNumberScheduled": node_count,
+                "numberReady": count, "numberAvailable": count,
+                "numberUnavailable": node_count - count}
+    replicas = obj.get("spec", {}).get("replicas", 1)
+    up = replicas if ready else 0
+    status = {"observedGeneration": generation, "replicas": replicas, "updatedReplicas": replicas,
+              "readyReplicas": up, "availableReplicas": up}
+    if obj["kind"] == "Deployment":
+        status["unavailableReplicas"] = replicas - up
+        status["conditions"] = [
+            {"type": "Available", "status": "True" if ready else "False",
+             "reason": "MinimumReplicasAvailable" if ready else "MinimumReplicasUnavailable",
+             "message": "Deployment has minimum availability." if ready
+             else "Deployment does not have minimum availability."},
+            {"type": "Progressing", "status": "True",
+             "reason": "NewReplicaSetAvailable" if ready else "ReplicaSetUpdated",
+             "message": f'ReplicaSet "{obj["metadata"]["name"]}" is progressing.'},
+        ]
+    else:
+        status["currentReplicas"] = replicas
+    return status
