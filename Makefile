@@ -32,6 +32,7 @@ package: setup
 
 bench: setup
 	$(PY) bench/run.py
+	$(PY) bench/helm_install.py
 
 local: setup
 	$(VENV)/bin/coursehub local up
