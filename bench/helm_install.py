@@ -5,9 +5,7 @@ ratio is what the local Kubernetes API adds to rendering.
 """
 from __future__ import annotations
 
-import base64
 import json
-import os
 import statistics
 import subprocess
 import sys
@@ -19,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from chalicelib.eks_token import get_token  # noqa: E402
+from chalicelib.kubeconfig import for_cluster, write_private  # noqa: E402
 from coursehub_local.charts import chart_path  # noqa: E402
 from coursehub_local.stack import LocalStack, StackConfig  # noqa: E402
 from coursehub_local.tools import tool_path  # noqa: E402
@@ -28,18 +27,9 @@ VALUES = {"service": {"type": "ClusterIP"}, "jupyterhub": {"proxy": {"service": 
 RUNS = 5
 
 
-def kubeconfig(stack: LocalStack, name: str, folder: Path) -> Path:
+def kubeconfig(stack: LocalStack, name: str, folder: Path) -> str:
     cluster = stack.client("eks").describe_cluster(name=name)["cluster"]
-    (folder / "ca.crt").write_bytes(base64.b64decode(cluster["certificateAuthority"]["data"]))
-    config = {"apiVersion": "v1", "kind": "Config", "current-context": "c",
-              "clusters": [{"name": "c", "cluster": {"server": cluster["endpoint"],
-                                                     "certificate-authority": str(folder / "ca.crt")}}],
-              "users": [{"name": "u", "user": {"token": get_token(stack.client("sts"), name)}}],
-              "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}]}
-    path = folder / "kubeconfig"
-    path.write_text(json.dumps(config))
-    os.chmod(path, 0o600)
-    return path
+    return write_private(for_cluster(cluster, get_token(stack.client("sts"), name)), str(folder))
 
 
 def timed(argv: list[str]) -> float:

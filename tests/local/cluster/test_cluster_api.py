@@ -1,13 +1,13 @@
 """Each EKS cluster of the local stack has a live Kubernetes API with nodes and workloads that behave like EKS."""
 import base64
 import json
-import os
 import subprocess
 import uuid
 
 import pytest
 
 from chalicelib.eks_token import get_token
+from chalicelib.kubeconfig import for_cluster, write_private
 from coursehub_local.tools import tool_path
 from tests.conftest import eventually
 
@@ -33,18 +33,7 @@ def active_cluster(stack):
 def kubeconfig(tmp_path, stack, cluster, token_for=None):
     """A kubeconfig built only from describe_cluster and an EKS token, as production builds it."""
     token = get_token(stack.client("sts"), token_for or cluster["name"])
-    ca = tmp_path / "ca.crt"
-    ca.write_bytes(base64.b64decode(cluster["certificateAuthority"]["data"]))
-    config = {
-        "apiVersion": "v1", "kind": "Config", "current-context": "c",
-        "clusters": [{"name": "c", "cluster": {"server": cluster["endpoint"], "certificate-authority": str(ca)}}],
-        "users": [{"name": "u", "user": {"token": token}}],
-        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}],
-    }
-    path = tmp_path / f"kubeconfig-{uuid.uuid4().hex[:6]}"
-    path.write_text(json.dumps(config))
-    os.chmod(path, 0o600)
-    return path
+    return write_private(for_cluster(cluster, token), str(tmp_path))
 
 
 def kubectl(config, *args, check=True, stdin=None):
