@@ -1,0 +1,188 @@
+"""A hub request: what an instructor or admin asks for, validated once and shared by the API, CLI and workflow.
+
+Secrets appear only as Secrets Manager ARNs. Stage defaults fill what the
+request leaves out; stage limits bound what it may ask for.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+from chalicelib import charts
+
+DNS_LABEL = r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$"  # short enough for every name derived from it
+_DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
+SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
+EMAIL = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
+IMAGE_PREFIX = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*/[a-z0-9]+(?:[._-][a-z0-9]+)*-$"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a stage allows (from its settings)."""
+
+    instance_types: tuple[str, ...] = ("m5.large", "m5.xlarge", "m5.2xlarge")
+    max_nodes: int = 10
+    term_horizon_days: int = 270
+    kubernetes_versions: tuple[str, ...] = ("1.32", "1.33", "1.34")
+    today: date | None = None  # None: the real date
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+class Nodes(_Model):
+    """The node group: instance type and scaling."""
+
+    instance_type: str = "m5.xlarge"
+    min_size: int = Field(1, ge=0)
+    desired_size: int = Field(1, ge=0)
+    max_size: int = Field(3, ge=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "Nodes":
+        if not self.min_size <= self.desired_size <= self.max_size:
+            raise ValueError("need min_size <= desired_size <= max_size")
+        return self
+
+    @field_validator("instance_type")
+    @classmethod
+    def _allowed_type(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _limits(info).instance_types
+        if value not in allowed:
+            raise ValueError(f"instance type {value!r} is not allowed here; choose one of {', '.join(allowed)}")
+        return value
+
+    @field_validator("max_size")
+    @classmethod
+    def _bounded(cls, value: int, info: ValidationInfo) -> int:
+        if value > _limits(info).max_nodes:
+            raise ValueError(f"at most {_limits(info).max_nodes} nodes per hub")
+        return value
+
+
+class Culling(_Model):
+    """JupyterHub's idle culler: seconds idle before a server stops, and the longest any server lives."""
+
+    timeout: int = Field(3600, ge=300, le=7 * 86400)
+    every: int = Field(600, ge=60, le=86400)
+    max_age: int = Field(0, ge=0, le=30 * 86400)  # 0: no limit
+
+
+class ChartVersions(_Model):
+    """Pinned chart versions; never "latest"."""
+
+    ingress: str = charts.INGRESS.version
+    cert_manager: str = charts.CERT_MANAGER.version
+    binderhub: str = charts.BINDERHUB.version
+
+    @field_validator("*")
+    @classmethod
+    def _pinned(cls, value: str) -> str:
+        if not re.fullmatch(r"v?\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?", value):
+            raise ValueError(f"{value!r} is not a pinned chart version")
+        return value
+
+
+class HubRequest(_Model):
+    """Everything needed to provision one course hub."""
+
+    course_id: str = Field(pattern=DNS_LABEL, description="DNS label; cluster and release names derive from it")
+    domain: str
+    binder_host: str | None = None
+    hub_host: str | None = None
+    hosted_zone_id: str | None = Field(None, pattern=r"^Z[A-Z0-9]{1,32}$")
+    term_end: date
+    timezone: str = "UTC"
+    nodes: Nodes = Nodes()
+    kubernetes_version: str = "1.33"
+    chart_versions: ChartVersions = ChartVersions()
+    culling: Culling = Culling()
+    cors_origin: str = "*"
+    image_builder: Literal["dind", "pink"] = "dind"
+    image_prefix: str = Field(pattern=IMAGE_PREFIX, description="DockerHub <user-or-org>/<prefix>-")
+    acme_email: str = Field(pattern=EMAIL)
+    acme_staging: bool = False
+    dockerhub_secret_arn: str = Field(pattern=SECRET_ARN)
+    github_token_secret_arn: str = Field(pattern=SECRET_ARN)
+    slack_webhook_secret_arn: str = Field(pattern=SECRET_ARN)
+
+    @field_validator("domain", "binder_host", "hub_host")
+    @classmethod
+    def _dns_name(cls, value: str | None) -> str | None:
+        if value is not None and not _DNS_NAME.match(value.lower().rstrip(".")):
+            raise ValueError(f"{value!r} is not a DNS name")
+        return None if value is None else value.lower().rstrip(".")
+
+    @field_validator("term_end")
+    @classmethod
+    def _within_horizon(cls, value: date, info: ValidationInfo) -> date:
+        limits = _limits(info)
+        today = limits.today or date.today()
+        if value <= today:
+            raise ValueError("the term must end after today")
+        if value > today + timedelta(days=limits.term_horizon_days):
+            raise ValueError(f"the term may end at most {limits.term_horizon_days} days from today")
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @field_validator("kubernetes_version")
+    @classmethod
+    def _supported_version(cls, value: str, info: ValidationInfo) -> str:
+        supported = _limits(info).kubernetes_versions
+        if value not in supported:
+            raise ValueError(f"Kubernetes {value} is not offered; choose one of {', '.join(supported)}")
+        return value
+
+    @field_validator("cors_origin")
+    @classmethod
+    def _origin(cls, value: str) -> str:
+        if value != "*" and not re.fullmatch(r"https://[a-z0-9.-]+(:\d{1,5})?", value):
+            raise ValueError("cors_origin must be '*' or an https:// origin without a path")
+        return value
+
+    @model_validator(mode="after")
+    def _hosts_in_domain(self) -> "HubRequest":
+        for name in ("binder_host", "hub_host"):
+            host = getattr(self, name)
+            if host is not None and not (host == self.domain or host.endswith("." + self.domain)):
+                raise ValueError(f"{name} {host!r} is not inside the domain {self.domain!r}")
+        return self
+
+    @property
+    def binder(self) -> str:
+        """BinderHub's public host name."""
+        return self.binder_host or f"binder.{self.domain}"
+
+    @property
+    def hub(self) -> str:
+        """JupyterHub's public host name."""
+        return self.hub_host or f"hub.binder.{self.domain}"
+
+    @property
+    def cluster_name(self) -> str:
+        return f"coursehub-{self.course_id}"
+
+    @classmethod
+    def parse(cls, data: dict, limits: Limits, defaults: dict | None = None) -> "HubRequest":
+        """Validate ``data`` over the stage ``defaults`` against the stage ``limits``."""
+        merged = {**(defaults or {}), **data} if isinstance(data, dict) else data
+        return cls.model_validate(merged, context={"limits": limits})
+
+
+def _limits(info: ValidationInfo) -> Limits:
+    return (info.context or {}).get("limits") or Limits()

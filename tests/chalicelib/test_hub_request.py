@@ -1,0 +1,69 @@
+"""Hub requests: defaults, limits, and a clear reason for every rejection."""
+from datetime import date
+
+import pytest
+from pydantic import ValidationError
+
+from chalicelib.hub_request import HubRequest, Limits
+
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
+TODAY = date(2026, 11, 27)
+LIMITS = Limits(today=TODAY)
+GOOD = {"course_id": "cs101", "domain": "courses.example.edu", "term_end": "2027-03-01",
+        "image_prefix": "coursehub/cs101-", "acme_email": "ops@example.edu",
+        "dockerhub_secret_arn": ARN, "github_token_secret_arn": ARN, "slack_webhook_secret_arn": ARN}
+
+
+def errors(data, limits=LIMITS):
+    with pytest.raises(ValidationError) as caught:
+        HubRequest.parse(data, limits)
+    return {".".join(map(str, e["loc"])): e["msg"] for e in caught.value.errors()}
+
+
+def test_a_minimal_request_gets_the_defaults():
+    request = HubRequest.parse(GOOD, LIMITS)
+    assert request.binder == "binder.courses.example.edu"
+    assert request.hub == "hub.binder.courses.example.edu"
+    assert request.cluster_name == "coursehub-cs101"
+    assert request.image_builder == "dind" and request.culling.timeout == 3600
+
+
+def test_stage_defaults_fill_what_the_request_leaves_out():
+    data = {k: v for k, v in GOOD.items() if not k.endswith("_secret_arn")}
+    defaults = {k: v for k, v in GOOD.items() if k.endswith("_secret_arn")}
+    assert HubRequest.parse(data, LIMITS, defaults).slack_webhook_secret_arn == ARN
+
+
+@pytest.mark.parametrize("field, value, where", [
+    ("course_id", "CS 101", "course_id"),
+    ("course_id", "-cs", "course_id"),
+    ("domain", "not a domain", "domain"),
+    ("binder_host", "binder.elsewhere.org", ""),
+    ("term_end", "2026-11-27", "term_end"),
+    ("term_end", "2028-01-01", "term_end"),
+    ("term_end", "soon", "term_end"),
+    ("timezone", "Mars/Olympus", "timezone"),
+    ("kubernetes_version", "1.20", "kubernetes_version"),
+    ("image_builder", "host", "image_builder"),
+    ("image_prefix", "coursehub", "image_prefix"),
+    ("cors_origin", "http://insecure.example.edu", "cors_origin"),
+    ("acme_email", "nobody", "acme_email"),
+    ("dockerhub_secret_arn", "hunter2", "dockerhub_secret_arn"),
+    ("nodes", {"instance_type": "p4d.24xlarge"}, "nodes.instance_type"),
+    ("nodes", {"max_size": 50}, "nodes.max_size"),
+    ("nodes", {"min_size": 3, "desired_size": 1, "max_size": 4}, "nodes"),
+    ("culling", {"timeout": 5}, "culling.timeout"),
+    ("chart_versions", {"binderhub": "latest"}, "chart_versions.binderhub"),
+    ("surprise", 1, "surprise"),
+])
+def test_each_bad_field_is_named(field, value, where):
+    found = errors({**GOOD, field: value})
+    assert where in found
+    if not where:  # a rule across fields names the field in its message
+        assert field in found[where]
+
+
+def test_limits_come_from_the_stage():
+    narrow = Limits(instance_types=("t3.large",), max_nodes=2, today=TODAY)
+    found = errors({**GOOD, "nodes": {"instance_type": "m5.xlarge", "max_size": 3}}, narrow)
+    assert set(found) == {"nodes.instance_type", "nodes.max_size"}

@@ -1,0 +1,107 @@
+"""Generated chart values validate against the real chart schemas and use none of the removed settings."""
+import json
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from chalicelib import charts, values
+from chalicelib.hub_request import HubRequest, Limits
+from coursehub_local.charts import CHARTS_DIR
+from coursehub_local.tools import tool_path
+
+SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "schemas"
+ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
+REQUEST = HubRequest.parse({
+    "course_id": "cs101", "domain": "courses.example.edu", "term_end": "2027-03-01",
+    "image_prefix": "coursehub/cs101-", "acme_email": "ops@example.edu", "cors_origin": "https://courses.example.edu",
+    "culling": {"timeout": 1800, "max_age": 18000},
+    "dockerhub_secret_arn": ARN, "github_token_secret_arn": ARN, "slack_webhook_secret_arn": ARN,
+}, Limits(today=date(2026, 11, 27)))
+SECRETS = values.ChartSecrets("coursehub", "dockerhub-password-value", "ghp_token_value")
+
+
+def helm_merge(base, override):
+    """Merge as helm merges user values over chart defaults: maps recursively, null removes a key."""
+    merged = dict(base or {})
+    for key, value in override.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = helm_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def load(name):
+    return yaml.safe_load((SCHEMAS / name).read_text())
+
+
+def present(tree, path):
+    for key in path:
+        if not isinstance(tree, dict) or key not in tree:
+            return False
+        tree = tree[key]
+    return True
+
+
+def test_binderhub_values_validate_against_both_real_schemas_merged_over_defaults():
+    generated = values.binderhub_values(REQUEST, SECRETS)
+    merged = helm_merge(load("binderhub.values.yaml"), generated)
+    jsonschema.validate(merged, load("binderhub.schema.yaml"))
+    hub = helm_merge(load("jupyterhub.values.yaml"), generated["jupyterhub"])
+    jsonschema.validate(hub, load("jupyterhub.values.schema.yaml"))
+
+
+@pytest.mark.parametrize("path", values.REMOVED_SETTINGS, ids=".".join)
+def test_no_removed_setting_is_generated(path):
+    assert not present(values.binderhub_values(REQUEST, SECRETS), path)
+
+
+def test_binderhub_values_carry_what_the_request_asks_for():
+    generated = values.binderhub_values(REQUEST, SECRETS)
+    assert generated["imageBuilderType"] == "dind"
+    assert generated["config"]["BinderHub"]["image_prefix"] == "coursehub/cs101-"
+    assert generated["config"]["BinderHub"]["cors_allow_origin"] == "https://courses.example.edu"
+    assert generated["jupyterhub"]["hub"]["config"]["BinderSpawner"]["cors_allow_origin"] == "https://courses.example.edu"
+    assert generated["jupyterhub"]["cull"] == {"enabled": True, "timeout": 1800, "every": 600, "maxAge": 18000}
+    assert generated["service"]["type"] == generated["jupyterhub"]["proxy"]["service"]["type"] == "ClusterIP"
+    assert generated["ingress"]["hosts"] == ["binder.courses.example.edu"]
+    assert generated["jupyterhub"]["ingress"]["hosts"] == ["hub.binder.courses.example.edu"]
+
+
+def test_placeholders_replace_every_secret():
+    printable = json.dumps(values.binderhub_values(REQUEST, values.ChartSecrets.placeholders()))
+    for secret in (SECRETS.registry_password, SECRETS.github_token):
+        assert secret not in printable
+
+
+def render(chart, generated, tmp_path):
+    path = tmp_path / f"{chart.name}.json"
+    path.write_text(json.dumps(generated))
+    result = subprocess.run([str(tool_path("helm")), "template", "release", *chart.reference(str(CHARTS_DIR)),
+                             "-f", str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+
+
+def test_the_charts_accept_the_values_and_only_the_ingress_gets_a_load_balancer(tmp_path):
+    objects = render(charts.BINDERHUB, values.binderhub_values(REQUEST, SECRETS), tmp_path)
+    objects += render(charts.INGRESS, values.ingress_values(REQUEST), tmp_path)
+    objects += render(charts.CERT_MANAGER, values.cert_manager_values(REQUEST), tmp_path)
+    balancers = [o["metadata"]["name"] for o in objects if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"]
+    assert balancers == ["release-nginx-ingress-controller"]
+    ingresses = {o["metadata"]["name"]: o for o in objects if o["kind"] == "Ingress"}
+    assert ingresses["binderhub"]["spec"]["tls"][0]["hosts"] == ["binder.courses.example.edu"]
+    assert ingresses["jupyterhub"]["metadata"]["annotations"]["cert-manager.io/issuer"] == values.ISSUER_NAME
+    assert any(o["kind"] == "CustomResourceDefinition" for o in objects)
+
+
+def test_the_issuer_uses_staging_only_when_asked():
+    assert values.issuer(REQUEST, "hub")["spec"]["acme"]["server"] == values.ACME_SERVERS[False]
+    staging = REQUEST.model_copy(update={"acme_staging": True})
+    assert "staging" in values.issuer(staging, "hub")["spec"]["acme"]["server"]
