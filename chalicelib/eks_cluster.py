@@ -1,0 +1,101 @@
+"""The hub's EKS cluster and node group: start + check, idempotent, tagged with the hub.
+
+``create_*`` return at once; ``check_*`` raise ``*NotReady`` until the
+resource is ACTIVE (the state machine's Retry does the waiting) and a
+terminal error when AWS reports FAILED. A resource that already exists for
+the same hub is reused, so a failed run can be started again.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from chalicelib.errors import CourseHubError
+
+HUB_TAG = "coursehub:hub"
+ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
+NODEGROUP = "workers"
+
+
+class ClusterNotReady(CourseHubError):
+    """The cluster is still being created (retry later)."""
+
+
+class NodegroupNotReady(CourseHubError):
+    """The node group is still being created or updated (retry later)."""
+
+
+class ClusterFailed(CourseHubError):
+    """AWS reports the cluster or node group FAILED, or it belongs to something else."""
+
+
+def create_cluster(eks: Any, *, name: str, hub_id: str, version: str, role_arn: str,
+                   subnet_ids: list[str], tags: dict[str, str]) -> dict:
+    """Start creating the cluster, or reuse this hub's existing one."""
+    try:
+        existing = eks.describe_cluster(name=name)["cluster"]
+    except eks.exceptions.ResourceNotFoundException:
+        existing = None
+    if existing is not None:
+        if existing.get("tags", {}).get(HUB_TAG) != hub_id:
+            raise ClusterFailed(f"a cluster named {name} exists and does not belong to hub {hub_id}")
+        return {"name": name, "status": existing["status"], "reused": True}
+    eks.create_cluster(
+        name=name, version=version, roleArn=role_arn,
+        resourcesVpcConfig={"subnetIds": subnet_ids, "endpointPublicAccess": True},
+        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
+        tags={**tags, HUB_TAG: hub_id},
+    )
+    return {"name": name, "status": "CREATING", "reused": False}
+
+
+def check_cluster(eks: Any, name: str) -> dict:
+    """Return the endpoint once ACTIVE; raise ClusterNotReady before, ClusterFailed on failure."""
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    status = cluster["status"]
+    if status == "ACTIVE":
+        return {"name": name, "status": status, "endpoint": cluster["endpoint"], "version": cluster["version"]}
+    if status == "FAILED":
+        raise ClusterFailed(f"cluster {name} FAILED: {cluster.get('health', {}).get('issues', [])}")
+    raise ClusterNotReady(f"cluster {name} is {status}")
+
+
+def grant_admin(eks: Any, *, name: str, principal_arn: str) -> dict:
+    """Give the workflow's Kubernetes role cluster-admin through an EKS access entry (idempotent)."""
+    try:
+        eks.create_access_entry(clusterName=name, principalArn=principal_arn, type="STANDARD")
+    except eks.exceptions.ResourceInUseException:
+        pass  # created by an earlier attempt
+    eks.associate_access_policy(clusterName=name, principalArn=principal_arn, policyArn=ADMIN_POLICY,
+                                accessScope={"type": "cluster"})
+    return {"principal_arn": principal_arn, "policy_arn": ADMIN_POLICY}
+
+
+def create_nodegroup(eks: Any, *, cluster: str, hub_id: str, node_role_arn: str, subnet_ids: list[str],
+                     instance_type: str, scaling: dict[str, int], tags: dict[str, str]) -> dict:
+    """Start creating the node group, or reuse this hub's existing one."""
+    try:
+        existing = eks.describe_nodegroup(clusterName=cluster, nodegroupName=NODEGROUP)["nodegroup"]
+    except eks.exceptions.ResourceNotFoundException:
+        existing = None
+    if existing is not None:
+        return {"name": NODEGROUP, "status": existing["status"], "reused": True}
+    eks.create_nodegroup(
+        clusterName=cluster, nodegroupName=NODEGROUP, nodeRole=node_role_arn, subnets=subnet_ids,
+        instanceTypes=[instance_type], amiType="AL2023_x86_64_STANDARD", capacityType="ON_DEMAND",
+        scalingConfig={"minSize": scaling["min_size"], "maxSize": scaling["max_size"],
+                       "desiredSize": scaling["desired_size"]},
+        labels={"coursehub/hub": hub_id}, tags={**tags, HUB_TAG: hub_id},
+    )
+    return {"name": NODEGROUP, "status": "CREATING", "reused": False}
+
+
+def check_nodegroup(eks: Any, cluster: str) -> dict:
+    """Return the scaling once ACTIVE; raise NodegroupNotReady before, ClusterFailed on failure."""
+    nodegroup = eks.describe_nodegroup(clusterName=cluster, nodegroupName=NODEGROUP)["nodegroup"]
+    status = nodegroup["status"]
+    if status == "ACTIVE":
+        return {"name": NODEGROUP, "status": status, "scaling": nodegroup["scalingConfig"]}
+    if status in ("CREATE_FAILED", "DEGRADED", "DELETE_FAILED"):
+        issues = nodegroup.get("health", {}).get("issues", [])
+        raise ClusterFailed(f"node group {NODEGROUP} is {status}: {issues}")
+    raise NodegroupNotReady(f"node group {NODEGROUP} is {status}")

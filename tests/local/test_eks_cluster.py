@@ -1,0 +1,59 @@
+"""The cluster steps on the local stack: start, wait by named errors, reuse on a second run."""
+import uuid
+
+import pytest
+
+from chalicelib import eks_cluster
+from tests.conftest import eventually
+
+
+def start(stack, name, hub):
+    return eks_cluster.create_cluster(
+        stack.client("eks"), name=name, hub_id=hub, version="1.33", role_arn=stack.seeded.roles["eks-cluster"],
+        subnet_ids=stack.seeded.subnet_ids, tags={"coursehub:course": "cs101"})
+
+
+def ready(check, *args):
+    """Call a check until it stops raising its NotReady error."""
+    def attempt():
+        try:
+            return check(*args)
+        except (eks_cluster.ClusterNotReady, eks_cluster.NodegroupNotReady):
+            return None
+    return eventually(attempt)
+
+
+def test_cluster_and_node_group_come_up_and_a_second_run_reuses_them(stack):
+    eks = stack.client("eks")
+    name, hub = f"coursehub-{uuid.uuid4().hex[:6]}", "hub-1"
+    assert start(stack, name, hub)["reused"] is False
+    with pytest.raises(eks_cluster.ClusterNotReady):
+        eks_cluster.check_cluster(eks, name)
+    stack.clock.advance(stack.config.eks.cluster_create)
+    assert ready(eks_cluster.check_cluster, eks, name)["status"] == "ACTIVE"
+
+    role = stack.seeded.roles["lambda"]
+    eks_cluster.grant_admin(eks, name=name, principal_arn=role)
+    eks_cluster.grant_admin(eks, name=name, principal_arn=role)  # idempotent
+    policies = eks.list_associated_access_policies(clusterName=name, principalArn=role)
+    assert [p["policyArn"] for p in policies["associatedAccessPolicies"]] == [eks_cluster.ADMIN_POLICY]
+
+    kwargs = dict(cluster=name, hub_id=hub, node_role_arn=stack.seeded.roles["eks-node"],
+                  subnet_ids=stack.seeded.subnet_ids, instance_type="m5.large",
+                  scaling={"min_size": 1, "desired_size": 2, "max_size": 3}, tags={})
+    assert eks_cluster.create_nodegroup(eks, **kwargs)["reused"] is False
+    with pytest.raises(eks_cluster.NodegroupNotReady):
+        eks_cluster.check_nodegroup(eks, name)
+    stack.clock.advance(stack.config.eks.nodegroup_create)
+    assert ready(eks_cluster.check_nodegroup, eks, name)["scaling"]["desiredSize"] == 2
+
+    assert start(stack, name, hub)["reused"] is True
+    assert eks_cluster.create_nodegroup(eks, **kwargs)["reused"] is True
+    assert eks.list_clusters()["clusters"].count(name) == 1
+
+
+def test_a_cluster_of_another_hub_is_not_taken_over(stack):
+    name = f"coursehub-{uuid.uuid4().hex[:6]}"
+    start(stack, name, "hub-a")
+    with pytest.raises(eks_cluster.ClusterFailed, match="does not belong"):
+        start(stack, name, "hub-b")
