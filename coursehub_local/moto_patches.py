@@ -7,7 +7,9 @@ fails first if an upgrade moves any of these:
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
 - EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
 - Route53 rejects deleting a record that does not exist, as AWS does;
-- an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None").
+- an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None");
+- ELB instance health and NLB target health follow the local clusters' Services and workloads
+  (``cluster.load_balancers``; moto calls every running instance InService / healthy).
 """
 from __future__ import annotations
 
@@ -38,6 +40,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _serve_access_entries(access)
     _strict_route53_deletes()
     _name_unnamed_executions()
+    _judge_load_balancer_health()
 
 
 def uninstall() -> None:
@@ -135,3 +138,36 @@ def _name_unnamed_executions() -> None:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     _replace(StepFunctionsParserBackend, "start_execution", start_execution)
+
+
+def _judge_load_balancer_health() -> None:
+    from moto.elb.models import ELBBackend
+    from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
+
+    from coursehub_local.cluster import load_balancers
+
+    original_instances = ELBBackend.describe_instance_health
+
+    def describe_instance_health(self, lb_name, instances):
+        states = original_instances(self, lb_name, instances)
+        target = getattr(self.get_load_balancer(lb_name).health_check, "target", "")
+        for state in states:
+            if state["State"] == "InService" and load_balancers.instance_health(lb_name, target) is False:
+                state["State"] = "OutOfService"
+        return states
+
+    _replace(ELBBackend, "describe_instance_health", describe_instance_health)
+
+    original_target = FakeTargetGroup.health_for
+
+    def health_for(self, target, ec2_backend):
+        health = original_target(self, target, ec2_backend)
+        if health.status != "healthy":
+            return health
+        port = health.port if self.health_check_port in (None, "traffic-port") else self.health_check_port
+        if load_balancers.target_health(self.arn, int(port)) is False:
+            return FakeHealthStatus(health.instance_id, health.port, health.health_check_port, "unhealthy",
+                                    "Target.FailedHealthChecks", "Health checks failed")
+        return health
+
+    _replace(FakeTargetGroup, "health_for", health_for)

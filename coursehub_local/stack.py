@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import socket
 import sys
+import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,10 +18,13 @@ import boto3
 from coursehub import statemachines
 from coursehub_local import moto_patches
 from coursehub_local.access_entries import AccessEntries
+from coursehub_local.acme_ca import LocalAcmeCa
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher, functions_of
+from coursehub_local.dns import LocalDns
 from coursehub_local.cluster.provider import LocalClusters
 from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
+from coursehub_local.https_proxy import HttpsConnectProxy, client_environment, write_ca_bundle
 from coursehub_local.schedules import ScheduleRunner
 from coursehub_local.seed import Seeded, chalice_stage_config, seed
 from coursehub_local.slack_receiver import SlackReceiver
@@ -59,8 +64,10 @@ class LocalStack:
         self.config = config or StackConfig()
         self.clock = Clock(self.config.time_scale)
         self.timeline = Timeline(self.clock)
+        self.acme_ca = LocalAcmeCa()  # what Let's Encrypt is on AWS; trusted through ca_bundle
+        self.dns = LocalDns(self.client)  # Route53 -> load balancer -> local HTTPS front
         self.clusters = LocalClusters(
-            self.clock, self.timeline, self.client, host=self.config.host,
+            self.clock, self.timeline, self.client, host=self.config.host, dns=self.dns, acme_ca=self.acme_ca,
             secret_key_for=lambda key: CREDENTIALS["aws_secret_access_key"]
             if key == CREDENTIALS["aws_access_key_id"] else None,
             sts_endpoints=lambda: [self.endpoint])
@@ -71,6 +78,8 @@ class LocalStack:
         self.slack: SlackReceiver | None = None
         self.seeded: Seeded | None = None
         self.schedules: ScheduleRunner | None = None
+        self.https_proxy: HttpsConnectProxy | None = None
+        self.ca_bundle: Path | None = None
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -118,6 +127,7 @@ class LocalStack:
         self._spawn("aws", self._server.serve_forever)
         os.environ["MOTO_PORT"] = str(self._server.server_address[1])  # the Step Functions engine calls Lambda here
         self.slack.start()
+        self._start_public_names()
         sources = statemachines.sources() + [s for d in self.config.extra_state_machines
                                              for s in statemachines.sources(d)]
         self.seeded = seed(self.client, app_name=stage_config["app_name"], stage=self.config.stage,
@@ -141,6 +151,10 @@ class LocalStack:
             self._server.server_close()
         if self.slack:
             self.slack.stop()
+        if self.https_proxy:
+            self.https_proxy.stop()
+        if self.ca_bundle:
+            shutil.rmtree(self.ca_bundle.parent, ignore_errors=True)
         for thread in self._threads:
             thread.join(timeout=5)
         moto_patches.uninstall()
@@ -160,6 +174,8 @@ class LocalStack:
             "region": self.config.region,
             **CREDENTIALS,
             "slack_url": self.slack.webhook_url,
+            "https_proxy": self.https_proxy.url if self.https_proxy else None,
+            "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
             "api_url": None,
             "time_scale": self.clock.time_scale,
             "stage": self.config.stage,
@@ -192,6 +208,12 @@ class LocalStack:
                 self.schedules.fire_due()
             except Exception:  # noqa: BLE001 - the clock must keep ticking; the error is logged
                 log.exception("local stack tick failed")
+
+    def _start_public_names(self) -> None:
+        """The HTTPS proxy and CA bundle through which a hub's public names reach this stack (see https_proxy.py)."""
+        self.https_proxy = HttpsConnectProxy(self.dns, self.config.host).start()
+        self.ca_bundle = write_ca_bundle(Path(tempfile.mkdtemp(prefix="coursehub-local-ca-")), self.acme_ca.ca_pem)
+        self._environment_for_handlers(client_environment(self.https_proxy.url, self.ca_bundle))
 
     def _environment_for_handlers(self, extra: dict[str, str]) -> None:
         """The process environment the in-process handlers see: the stack's endpoint plus the stage's variables."""

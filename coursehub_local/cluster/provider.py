@@ -11,10 +11,16 @@ import logging
 import threading
 from typing import Any, Callable
 
+from coursehub_local.acme_ca import LocalAcmeCa
 from coursehub_local.clock import Clock
+from coursehub_local.cluster.certificates import CertificateController
 from coursehub_local.cluster.context import ClusterContext, ControllerTimings
+from coursehub_local.cluster.ingress import IngressController
+from coursehub_local.cluster.load_balancers import LoadBalancerController
 from coursehub_local.cluster.nodes import NodeController
+from coursehub_local.cluster.volumes import VolumeController
 from coursehub_local.cluster.workloads import WorkloadController
+from coursehub_local.dns import LocalDns
 from coursehub_local.kube.auth import make_eks_token_verifier
 from coursehub_local.kube.server import KubeApiServer
 from coursehub_local.timeline import Timeline
@@ -27,7 +33,8 @@ class LocalClusters:
 
     def __init__(self, clock: Clock, timeline: Timeline, client: Callable[[str], Any],
                  secret_key_for: Callable[[str], str | None], sts_endpoints: Callable[[], list[str]],
-                 timings: ControllerTimings | None = None, host: str = "127.0.0.1"):
+                 timings: ControllerTimings | None = None, host: str = "127.0.0.1",
+                 dns: LocalDns | None = None, acme_ca: LocalAcmeCa | None = None):
         self.clock = clock
         self.timeline = timeline
         self.client = client
@@ -35,6 +42,8 @@ class LocalClusters:
         self.sts_endpoints = sts_endpoints
         self.timings = timings or ControllerTimings()
         self.host = host
+        self.dns = dns or LocalDns(client)  # stack-wide: the HTTPS proxy resolves through the same one
+        self.acme_ca = acme_ca or LocalAcmeCa()
         self.clusters: dict[str, _Cluster] = {}
         self._lock = threading.Lock()
 
@@ -42,7 +51,7 @@ class LocalClusters:
         verify = make_eks_token_verifier(cluster.name, self.secret_key_for, sts_endpoints=self.sts_endpoints())
         server = KubeApiServer(cluster.name, verify_token=verify, host=self.host).start()
         ctx = ClusterContext(cluster.name, cluster, server, self.clock, self.timeline, self.client, self.timings)
-        running = _Cluster(ctx)
+        running = _Cluster(ctx, self.dns, self.acme_ca)
         with self._lock:
             self.clusters[cluster.name] = running
         cluster.endpoint = server.endpoint
@@ -73,16 +82,30 @@ class LocalClusters:
 class _Cluster:
     """One cluster's API server and controllers."""
 
-    def __init__(self, ctx: ClusterContext):
+    def __init__(self, ctx: ClusterContext, dns: LocalDns, acme_ca: LocalAcmeCa):
         self.ctx = ctx
+        self.ingress = IngressController(ctx, dns)
+        self.ingress.start()
+        self.certificates = CertificateController(ctx, dns, acme_ca)
+        self.certificates.start()
         self.nodes = NodeController(ctx)
         self.workloads = WorkloadController(ctx, self.nodes)
         self.workloads.start()
+        self.load_balancers = LoadBalancerController(ctx)
+        self.load_balancers.start()
+        self.volumes = VolumeController(ctx)
+        self.volumes.start()
 
     def nodegroups_changed(self) -> None:
         self.nodes.sync()
         self.workloads.nodes_changed()
+        self.load_balancers.nodes_changed()
+        self.volumes.nodes_changed()
 
     def stop(self) -> None:
         self.workloads.stop()
+        self.load_balancers.stop()
+        self.volumes.stop()
         self.ctx.server.stop()
+        self.certificates.stop()  # after the API, so it goes away as soon as the cluster does
+        self.ingress.stop()

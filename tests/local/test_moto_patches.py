@@ -15,6 +15,8 @@ TARGETS = [
     ("moto.eks.models", "EKSBackend", "update_nodegroup_config"),
     ("moto.eks.urls", None, "url_paths"),
     ("moto.route53.models", "FakeZone", "delete_rrset"),
+    ("moto.elb.models", "ELBBackend", "describe_instance_health"),
+    ("moto.elbv2.models", "FakeTargetGroup", "health_for"),
 ]
 
 
