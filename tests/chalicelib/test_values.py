@@ -2,7 +2,6 @@
 import json
 import subprocess
 from datetime import date
-from pathlib import Path
 
 import jsonschema
 import pytest
@@ -10,10 +9,9 @@ import yaml
 
 from chalicelib import charts, values
 from chalicelib.hub_request import HubRequest, Limits
-from coursehub_local.charts import CHARTS_DIR
+from coursehub_local.charts import CHARTS_DIR, build_schemas
 from coursehub_local.tools import tool_path
 
-SCHEMAS = Path(__file__).resolve().parents[2].parent / "shared" / "schemas"
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
 REQUEST = HubRequest.parse({
     "course_id": "cs101", "domain": "courses.example.edu", "term_end": "2027-03-01",
@@ -37,8 +35,9 @@ def helm_merge(base, override):
     return merged
 
 
-def load(name):
-    return yaml.safe_load((SCHEMAS / name).read_text())
+def load(chart_dir, name):
+    """The real chart's defaults and schema, as kept (with provenance) in the stand-in charts."""
+    return yaml.safe_load((chart_dir / name).read_text())
 
 
 def present(tree, path):
@@ -51,10 +50,10 @@ def present(tree, path):
 
 def test_binderhub_values_validate_against_both_real_schemas_merged_over_defaults():
     generated = values.binderhub_values(REQUEST, SECRETS)
-    merged = helm_merge(load("binderhub.values.yaml"), generated)
-    jsonschema.validate(merged, load("binderhub.schema.yaml"))
-    hub = helm_merge(load("jupyterhub.values.yaml"), generated["jupyterhub"])
-    jsonschema.validate(hub, load("jupyterhub.values.schema.yaml"))
+    merged = helm_merge(load(build_schemas.BINDERHUB, "values.yaml"), generated)
+    jsonschema.validate(merged, load(build_schemas.BINDERHUB, "values.schema.json"))
+    hub = helm_merge(load(build_schemas.JUPYTERHUB, "values.yaml"), generated["jupyterhub"])
+    jsonschema.validate(hub, load(build_schemas.JUPYTERHUB, "values.schema.json"))
 
 
 @pytest.mark.parametrize("path", values.REMOVED_SETTINGS, ids=".".join)

@@ -2,11 +2,13 @@
 import json
 
 import jsonschema
+import pytest
 import yaml
 
 from coursehub_local.charts import build_schemas
 
 
+@pytest.mark.skipif(not build_schemas.SCHEMAS_DIR.is_dir(), reason="../shared/schemas is not beside this checkout")
 def test_generated_values_and_schemas_are_up_to_date():
     stale = build_schemas.stale()
     assert not stale, f"run python -m coursehub_local.charts.build_schemas; stale: {stale}"
