@@ -1,0 +1,51 @@
+"""The stand-in charts' whole release life with the real helm 3 and helm 4 against a local EKS cluster."""
+import json
+import subprocess
+
+import pytest
+
+from chalicelib import charts
+from coursehub_local.charts import CHARTS_DIR
+from coursehub_local.tools import tool_path
+from tests.local.cluster.test_cluster_api import active_cluster, kubeconfig
+
+
+def helm_for(layer, config):
+    def helm(*args, check=True):
+        result = subprocess.run([str(tool_path("helm", layer)), *args, "--kubeconfig", str(config)],
+                                capture_output=True, text=True, timeout=120)
+        if check:
+            assert result.returncode == 0, result.stderr
+        return result
+    return helm
+
+
+@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+def test_install_upgrade_rollback_list_and_uninstall_every_stand_in(stack, tmp_path, layer):
+    _, cluster = active_cluster(stack)
+    helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
+    for chart in charts.PINNED.values():
+        release, namespace = chart.name, f"ns-{chart.name}"
+        reference = chart.reference(str(CHARTS_DIR))
+        helm("upgrade", "--install", release, *reference, "--namespace", namespace, "--create-namespace")
+        helm("upgrade", release, *reference, "--namespace", namespace)  # same values: still a new revision
+        history = json.loads(helm("history", release, "--namespace", namespace, "-o", "json").stdout)
+        assert [h["revision"] for h in history] == [1, 2]
+        helm("rollback", release, "1", "--namespace", namespace)
+        status = json.loads(helm("status", release, "--namespace", namespace, "-o", "json").stdout)
+        assert status["version"] == 3 and status["info"]["status"] == "deployed"
+        listed = json.loads(helm("list", "--namespace", namespace, "-o", "json").stdout)
+        assert [r["name"] for r in listed] == [release]
+        helm("uninstall", release, "--namespace", namespace)
+        assert json.loads(helm("list", "--namespace", namespace, "-o", "json").stdout) == []
+
+
+@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+def test_a_removed_setting_fails_the_install_and_helm_says_why(stack, tmp_path, layer):
+    _, cluster = active_cluster(stack)
+    helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
+    result = helm("install", "hub", *charts.BINDERHUB.reference(str(CHARTS_DIR)), "--namespace", "hub",
+                  "--create-namespace", "--set", "dind.enabled=true", check=False)
+    assert result.returncode != 0 and "dind" in result.stderr
+    status = helm("status", "hub", "--namespace", "hub", check=False)
+    assert status.returncode != 0 and "not found" in status.stderr
