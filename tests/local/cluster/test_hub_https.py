@@ -182,3 +182,25 @@ def test_a_host_the_certificate_does_not_cover_fails_verification(stack, publish
     assert any(c["subject"] == ((("organizationName", "CourseHub local stack"),),
                                 (("commonName", "CourseHub local ACME CA"),))
                for c in context.get_ca_certs())
+
+
+def test_the_workflow_check_verifies_the_hub_and_names_what_is_wrong(stack, published):
+    from chalicelib import https_check
+
+    kubectl(published.config, "scale", "deployment", "binder", "-n", "binderhub", "--replicas=1")
+    stack.clock.advance(stack.clusters.timings.workload_ready)
+
+    def verified():
+        try:
+            return https_check.verify_hub(BINDER, HUB)
+        except https_check.HubNotAnswering:
+            return None
+    result = eventually(verified)
+    assert result["binder_url"] == f"https://{BINDER}" and result["jupyterhub_version"]
+
+    publish(stack, f"wrong.{ZONE}", target=published.ingress_hostname())
+    # no Ingress serves this name, so nginx answers with its self-signed default certificate
+    with pytest.raises(https_check.CertificateRejected, match="self-signed"):
+        https_check.check(f"https://wrong.{ZONE}/health")
+    with pytest.raises(https_check.HubNotAnswering):
+        https_check.check(f"https://missing.{ZONE}/health")
