@@ -19,3 +19,29 @@ class SecretUnavailable(CourseHubError):
 
 class SlackPostFailed(CourseHubError):
     """Slack did not accept a webhook message (transient: the state machines retry it)."""
+
+
+class ClusterUnavailable(CourseHubError):
+    """The EKS cluster does not exist or is not ACTIVE, so there is no API to talk to."""
+
+
+class KubeError(CourseHubError):
+    """helm or kubectl failed. ``stderr`` is scrubbed of credentials and secret values."""
+
+    def __init__(self, message: str, *, command: str = "", returncode: int | None = None, stderr: str = ""):
+        super().__init__(message)
+        self.command = command
+        self.returncode = returncode
+        self.stderr = stderr
+
+
+class KubeTransientError(KubeError):
+    """helm or kubectl failed in a way that may pass on retry (API unreachable, throttled, timed out)."""
+
+
+class KubeCommandFailed(KubeError):
+    """helm or kubectl failed for good: bad chart, rejected values or objects, missing rights."""
+
+
+class KubeNotFound(KubeCommandFailed):
+    """The release or object the command names does not exist (deletes treat this as done)."""
