@@ -20,6 +20,9 @@ class Settings:
     hub_table_name: str
     slack_webhook_secret_arn: str
     slack_timeout_seconds: float = 10.0
+    tools_dir: str = "/opt"  # the kubectl/helm layer: /opt/helm/helm, /opt/kubectl/kubectl
+    kube_timeout_seconds: float = 120.0
+    chart_directory: str | None = None  # None: charts come from their repositories (chalicelib/charts.py)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -39,9 +42,19 @@ class Settings:
             raise SettingsError(f"SLACK_TIMEOUT_SECONDS is not a number: {timeout_text!r}") from None
         if not 0 < timeout <= 60:
             raise SettingsError("SLACK_TIMEOUT_SECONDS must be in (0, 60]")
+        kube_timeout_text = env.get("KUBE_TIMEOUT_SECONDS", "120")
+        try:
+            kube_timeout = float(kube_timeout_text)
+        except ValueError:
+            raise SettingsError(f"KUBE_TIMEOUT_SECONDS is not a number: {kube_timeout_text!r}") from None
+        if not 10 <= kube_timeout <= 600:
+            raise SettingsError("KUBE_TIMEOUT_SECONDS must be in [10, 600] (a Lambda runs 15 minutes at most)")
         return cls(
             stage=required("STAGE"),
             hub_table_name=required("HUB_TABLE_NAME"),
             slack_webhook_secret_arn=required("SLACK_WEBHOOK_SECRET_ARN"),
             slack_timeout_seconds=timeout,
+            tools_dir=env.get("TOOLS_DIR", "").strip() or "/opt",
+            kube_timeout_seconds=kube_timeout,
+            chart_directory=env.get("CHART_DIRECTORY", "").strip() or None,
         )

@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 from coursehub import statemachines
+from coursehub_local.charts import CHARTS_DIR
+from coursehub_local.tools import layer_dir
 from coursehub_local.dispatch import DeployedFunction
 
 SAMPLE_DOMAIN = "courses.example.edu"
@@ -80,6 +82,9 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
     out.environment = {
         **chalice_config["environment"],
         "SLACK_WEBHOOK_SECRET_ARN": out.secrets["slack"],
+        # The only settings that differ from AWS: stand-in charts and the layer's binaries extracted locally.
+        "CHART_DIRECTORY": str(CHARTS_DIR),
+        "TOOLS_DIR": str(layer_dir()),
     }
     _deploy_functions(client("lambda"), functions, chalice_config, out)
     _deploy_state_machines(client("stepfunctions"), state_machine_files, functions, app_name, stage, out)

@@ -32,3 +32,15 @@ def test_every_app_function_is_deployed_with_the_stage_settings(stack):
     variables = config["Environment"]["Variables"]
     assert variables["STAGE"] == "dev"
     assert variables["SLACK_WEBHOOK_SECRET_ARN"] == stack.seeded.secrets["slack"]
+
+
+def test_handlers_get_the_stand_in_charts_and_local_binaries_through_settings_only(stack):
+    from chalicelib.charts import PINNED
+    from chalicelib.runner import Runner
+    from chalicelib.settings import Settings
+
+    settings = Settings.from_env()  # what a handler on this stack reads
+    assert all(chart.reference(settings.chart_directory)[0].startswith(settings.chart_directory)
+               for chart in PINNED.values())
+    runner = Runner(settings.tools_dir, "/dev/null", settings.kube_timeout_seconds)
+    assert "v4.1.4" in runner.helm("version", "--short")
