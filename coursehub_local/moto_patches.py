@@ -9,7 +9,7 @@ fails first if an upgrade moves any of these:
 - Route53 rejects deleting a record that does not exist, as AWS does;
 - an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None");
 - ELB instance health and NLB target health follow the local clusters' Services and workloads
-  (``cluster.load_balancers``; moto calls every running instance InService / healthy).
+  (``cluster.instance_health``; moto calls every running instance InService / healthy).
 """
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def _judge_load_balancer_health() -> None:
     from moto.elb.models import ELBBackend
     from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup
 
-    from coursehub_local.cluster import load_balancers
+    from coursehub_local.cluster import instance_health
 
     original_instances = ELBBackend.describe_instance_health
 
@@ -152,7 +152,7 @@ def _judge_load_balancer_health() -> None:
         states = original_instances(self, lb_name, instances)
         target = getattr(self.get_load_balancer(lb_name).health_check, "target", "")
         for state in states:
-            if state["State"] == "InService" and load_balancers.instance_health(lb_name, target) is False:
+            if state["State"] == "InService" and instance_health.instance_health(lb_name, target) is False:
                 state["State"] = "OutOfService"
         return states
 
@@ -165,7 +165,7 @@ def _judge_load_balancer_health() -> None:
         if health.status != "healthy":
             return health
         port = health.port if self.health_check_port in (None, "traffic-port") else self.health_check_port
-        if load_balancers.target_health(self.arn, int(port)) is False:
+        if instance_health.target_health(self.arn, int(port)) is False:
             return FakeHealthStatus(health.instance_id, health.port, health.health_check_port, "unhealthy",
                                     "Target.FailedHealthChecks", "Health checks failed")
         return health

@@ -37,12 +37,7 @@ class NodeController:
                    for n in nodes)
 
     def _instances(self, ec2, nodegroup: str | None = None) -> list[dict]:
-        filters = [{"Name": "tag:eks:cluster-name", "Values": [self.ctx.name]},
-                   {"Name": "instance-state-name", "Values": ["pending", "running"]}]
-        if nodegroup:
-            filters.append({"Name": "tag:eks:nodegroup-name", "Values": [nodegroup]})
-        reservations = ec2.describe_instances(Filters=filters)["Reservations"]
-        return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: i["InstanceId"])
+        return cluster_instances(ec2, self.ctx.name, ("pending", "running"), nodegroup)
 
     def _launch(self, ec2, nodegroup, count: int) -> list[dict]:
         image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
@@ -52,7 +47,7 @@ class NodeController:
             ImageId=image, MinCount=count, MaxCount=count, InstanceType=nodegroup.instance_types[0],
             SubnetId=nodegroup.subnets[0],
             TagSpecifications=[{"ResourceType": "instance",
-                                "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
+                                "Tags": tag_list(tags)}])
         return launched["Instances"]
 
     def _gone_nodegroups(self, ec2) -> None:
@@ -74,6 +69,21 @@ class NodeController:
                     pass
         for name, instance in instances.items():
             store.put_object(_node(name, instance))
+
+
+def cluster_instances(ec2, cluster: str, states: tuple[str, ...], nodegroup: str | None = None) -> list[dict]:
+    """The cluster's node instances in the given states (of one node group if named), by instance id."""
+    filters = [{"Name": "tag:eks:cluster-name", "Values": [cluster]},
+               {"Name": "instance-state-name", "Values": list(states)}]
+    if nodegroup:
+        filters.append({"Name": "tag:eks:nodegroup-name", "Values": [nodegroup]})
+    reservations = ec2.describe_instances(Filters=filters)["Reservations"]
+    return sorted((i for r in reservations for i in r["Instances"]), key=lambda i: i["InstanceId"])
+
+
+def tag_list(tags: dict[str, str]) -> list[dict]:
+    """AWS's ``[{"Key": ..., "Value": ...}]`` form of a tag dict."""
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
 
 
 def _tag(instance: dict, key: str) -> str | None:

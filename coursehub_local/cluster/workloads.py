@@ -10,6 +10,7 @@ from coursehub_local.kube.errors import ApiError
 log = logging.getLogger(__name__)
 KINDS = {("apps", "deployments"): "Deployment", ("apps", "statefulsets"): "StatefulSet",
          ("apps", "daemonsets"): "DaemonSet"}
+WORKLOAD_KINDS = tuple(KINDS.values())
 
 
 class WorkloadController:
@@ -63,6 +64,25 @@ class WorkloadController:
                                       obj["metadata"]["name"], status)
         except ApiError as error:
             log.debug("status of %s/%s not set: %s", obj["kind"], obj["metadata"]["name"], error)
+
+
+def has_ready_replica(workload: dict) -> bool:
+    """Whether at least one of the workload's pods is ready (enough for a Service to have an endpoint)."""
+    status = workload.get("status") or {}
+    ready = status.get("numberReady") if workload["kind"] == "DaemonSet" else status.get("readyReplicas")
+    return (ready or 0) > 0
+
+
+def ready_workloads(store, namespace: str, selector: dict) -> list[dict]:
+    """Workloads in ``namespace`` with a ready replica whose pod template labels include ``selector``."""
+    found = []
+    for kind in WORKLOAD_KINDS:
+        for workload in store.list(store.resource_type("apps/v1", kind), namespace)[0]:
+            template = (workload.get("spec") or {}).get("template") or {}
+            labels = (template.get("metadata") or {}).get("labels") or {}
+            if has_ready_replica(workload) and all(labels.get(k) == v for k, v in selector.items()):
+                found.append(workload)
+    return found
 
 
 def _is_ready(obj: dict) -> bool:

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from coursehub_local.cluster.load_balancers import classic_health_check, nlb_health_check
+from coursehub_local.cluster.load_balancer_rules import classic_health_check, nlb_health_check
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
 

@@ -1,0 +1,49 @@
+"""cert-manager's ingress-shim: Certificates for Ingresses annotated with an issuer.
+
+As the real ingress-shim (pkg/controller/certificate-shim/sync.go) does, an Ingress annotated
+``cert-manager.io/issuer`` or ``cert-manager.io/cluster-issuer`` gets one Certificate per ``tls``
+entry, named after its ``secretName``; Certificates the Ingress no longer asks for are deleted.
+"""
+from __future__ import annotations
+
+from coursehub_local.cluster.cert_manager_objects import CM, delete_if_present, find_issuer, owned_by, owner_reference
+
+ISSUER_ANNOTATIONS = {"cert-manager.io/issuer": "Issuer", "cert-manager.io/cluster-issuer": "ClusterIssuer"}
+
+
+def shim_ingresses(store) -> None:
+    """Create, update or delete the Certificates that annotated Ingresses ask for."""
+    certs = store.list(store.resource_type(CM, "Certificate"))[0]
+    for ingress in store.list(store.resource_type("networking.k8s.io/v1", "Ingress"))[0]:
+        meta = ingress["metadata"]
+        issuer = next(((kind, meta["annotations"][key]) for key, kind in ISSUER_ANNOTATIONS.items()
+                       if meta.get("annotations", {}).get(key)), None)
+        if issuer is None or find_issuer(store, issuer[0], issuer[1], meta["namespace"]) is None:
+            continue
+        wanted = {}
+        for tls in ingress.get("spec", {}).get("tls", []):
+            if tls.get("secretName") and tls.get("hosts"):
+                wanted[tls["secretName"]] = _shim_certificate(ingress, tls, *issuer)
+        for cert in certs:  # as the shim, delete the ones this Ingress no longer asks for
+            if owned_by(cert, ingress) and cert["metadata"]["name"] not in wanted:
+                delete_if_present(store, CM, "Certificate", meta["namespace"], cert["metadata"]["name"])
+        for name, cert in wanted.items():
+            current = next((c for c in certs if c["metadata"]["name"] == name
+                            and c["metadata"]["namespace"] == meta["namespace"]), None)
+            if current is None:
+                store.put_object(cert)
+            elif current["spec"] != cert["spec"]:
+                store.put_object(dict(current, spec=cert["spec"]))
+
+
+def _shim_certificate(ingress: dict, tls: dict, issuer_kind: str, issuer_name: str) -> dict:
+    meta = ingress["metadata"]
+    labels = {k: v for k, v in meta.get("labels", {}).items() if k != "applyset.kubernetes.io/part-of"}
+    return {
+        "apiVersion": CM, "kind": "Certificate",
+        "metadata": {"name": tls["secretName"], "namespace": meta["namespace"], "labels": labels,
+                     "ownerReferences": [owner_reference(ingress)]},
+        "spec": {"dnsNames": list(tls["hosts"]), "secretName": tls["secretName"],
+                 "issuerRef": {"name": issuer_name, "kind": issuer_kind, "group": "cert-manager.io"},
+                 "usages": ["digital signature", "key encipherment"]},
+    }
