@@ -1,6 +1,8 @@
 """``KubeApiServer``: the HTTPS lifecycle around the store (TLS with a fresh CA, bearer-token auth)."""
 from __future__ import annotations
 
+import base64
+
 import logging
 import os
 import socket
@@ -10,9 +12,10 @@ import threading
 from http.server import ThreadingHTTPServer
 from typing import Callable
 
+from chalicelib.kubeconfig import for_cluster
+
 from .certs import make_server_credentials
 from .handler import KubeRequestHandler
-from .kubeconfig import kubeconfig_yaml
 from .store import ObjectStore
 
 log = logging.getLogger(__name__)
@@ -116,9 +119,11 @@ class KubeApiServer:
             self._thread.join(timeout=5)
             self._httpd = None
 
-    def kubeconfig(self, token: str, namespace: str = "default") -> str:
-        """A kubeconfig (YAML text) for this server with the given bearer token."""
-        return kubeconfig_yaml(self.cluster_name, self.endpoint, self.ca_pem, token, namespace)
+    def kubeconfig(self, token: str) -> dict:
+        """A kubeconfig for this server and bearer token, built as production builds one from describe_cluster."""
+        described = {"name": self.cluster_name, "endpoint": self.endpoint,
+                     "certificateAuthority": {"data": base64.b64encode(self.ca_pem).decode()}}
+        return for_cluster(described, token)
 
     def __enter__(self) -> "KubeApiServer":
         return self.start()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coursehub_local.kube.kubeconfig import write_kubeconfig
+from chalicelib.kubeconfig import write_private
 from coursehub_local.kube.server import KubeApiServer
 from coursehub_local.tools import tool_path
 
@@ -33,7 +33,7 @@ def kube_home(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def kubeconfig(kube_server, kube_home) -> Path:
     """Path of a kubeconfig (mode 0600) with the server's CA and a bearer token."""
-    return write_kubeconfig(kube_home / "kubeconfig", kube_server.kubeconfig("test-token"))
+    return Path(write_private(kube_server.kubeconfig("test-token"), str(kube_home)))
 
 
 def _env(home: Path, kubeconfig: Path) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 import subprocess
 import time
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import boto3
@@ -12,7 +13,7 @@ import requests
 
 from chalicelib.eks_token import get_token
 from coursehub_local.kube.auth import decode_token, make_eks_token_verifier
-from coursehub_local.kube.kubeconfig import write_kubeconfig
+from chalicelib.kubeconfig import write_private
 from coursehub_local.kube.server import KubeApiServer
 from coursehub_local.tools import tool_path
 
@@ -117,7 +118,7 @@ def test_tampered_token_is_unauthorized(secured, sts):
 
 def test_kubectl_with_an_eks_token(secured, sts, tmp_path):
     server, _ = secured
-    kubeconfig = write_kubeconfig(tmp_path / "kubeconfig", server.kubeconfig(get_token(sts, CLUSTER)))
+    kubeconfig = Path(write_private(server.kubeconfig(get_token(sts, CLUSTER)), str(tmp_path)))
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
     env = {"HOME": str(tmp_path), "KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin"}
     result = subprocess.run([str(tool_path("kubectl", "v33")), "get", "namespaces", "-o", "name"],
