@@ -1,0 +1,99 @@
+"""A hub's three releases: which chart, release and namespace each is, and how it is installed and watched.
+
+The helm function installs one release per call (no ``--wait``); readiness is
+checked by separate calls that raise named not-ready errors, so the state
+machine does the waiting.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from chalicelib import charts, releases, values
+from chalicelib.errors import CourseHubError
+from chalicelib.hub_request import HubRequest
+from chalicelib.runner import Runner
+from chalicelib.secrets import read_secret
+
+HUB_NAMESPACE = "binderhub"
+
+
+class CertificatesNotReady(CourseHubError):
+    """Some certificate is not issued yet; the message carries the pending challenges' reasons."""
+
+
+class IngressNotReady(CourseHubError):
+    """The ingress controller's Service does not exist yet."""
+
+
+@dataclass(frozen=True)
+class Release:
+    """One release of a hub."""
+
+    key: str  # the request's chart_versions field
+    chart: charts.Chart
+    name: str
+    namespace: str
+    values: Callable[..., dict]
+
+
+RELEASES = {
+    "ingress": Release("ingress", charts.INGRESS, "nginx-ingress", "ingress", values.ingress_values),
+    "cert_manager": Release("cert_manager", charts.CERT_MANAGER, "cert-manager", "cert-manager",
+                            values.cert_manager_values),
+    "binderhub": Release("binderhub", charts.BINDERHUB, "binderhub", HUB_NAMESPACE, values.binderhub_values),
+}
+
+
+def chart_secrets(secretsmanager: Any, request: HubRequest) -> values.ChartSecrets:
+    """DockerHub credentials (JSON ``username``/``password``) and the GitHub token, read by ARN."""
+    return values.ChartSecrets(
+        registry_username=read_secret(secretsmanager, request.dockerhub_secret_arn, key="username"),
+        registry_password=read_secret(secretsmanager, request.dockerhub_secret_arn, key="password"),
+        github_token=read_secret(secretsmanager, request.github_token_secret_arn),
+    )
+
+
+def install(runner: Runner, key: str, request: HubRequest, *, chart_directory: str | None,
+            secrets: values.ChartSecrets | None = None, timeout_s: float = 120) -> dict:
+    """Install or upgrade one of the hub's releases at the request's pinned version."""
+    release = RELEASES[key]
+    chart = charts.Chart(release.chart.name, release.chart.repository,
+                         getattr(request.chart_versions, release.key))
+    generated = release.values(request, secrets) if key == "binderhub" else release.values(request)
+    status = releases.install_or_upgrade(runner, release.name, release.namespace,
+                                         chart.reference(chart_directory), generated, timeout_s)
+    if key == "binderhub":
+        releases.apply_manifest(runner, values.issuer(request, release.namespace))
+    return {"release": release.name, "namespace": release.namespace, "version": chart.version,
+            "revision": (status or {}).get("revision"), "status": (status or {}).get("status")}
+
+
+def ingress_service(runner: Runner) -> dict:
+    """The nginx-ingress controller's LoadBalancer Service."""
+    release = RELEASES["ingress"]
+    listed = json.loads(runner.kubectl("get", "services", "-n", release.namespace, "-o", "json",
+                                       "-l", f"app.kubernetes.io/instance={release.name}"))["items"]
+    balancers = [s for s in listed if s.get("spec", {}).get("type") == "LoadBalancer"]
+    if not balancers:
+        raise IngressNotReady(f"no LoadBalancer Service of release {release.name} yet")
+    return balancers[0]
+
+
+def check_certificates(runner: Runner) -> list[str]:
+    """Names of the hub's certificates once all are Ready; CertificatesNotReady with the reasons otherwise."""
+    items = json.loads(runner.kubectl("get", "certificates", "-n", HUB_NAMESPACE, "-o", "json"))["items"]
+    if not items:
+        raise CertificatesNotReady("no certificates requested yet")
+    pending = [c["metadata"]["name"] for c in items if not _ready(c)]
+    if pending:
+        challenges = json.loads(runner.kubectl("get", "challenges", "-n", HUB_NAMESPACE, "-o", "json"))["items"]
+        reasons = sorted({c.get("status", {}).get("reason", "") for c in challenges} - {""})
+        raise CertificatesNotReady(f"not ready: {', '.join(pending)}" + (f"; {' | '.join(reasons)}" if reasons else ""))
+    return [c["metadata"]["name"] for c in items]
+
+
+def _ready(certificate: dict) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in certificate.get("status", {}).get("conditions", []))
