@@ -49,8 +49,9 @@ def get(dynamodb: Any, table: str, hub_id: str) -> dict:
 
 
 def step_started(dynamodb: Any, table: str, hub_id: str, step: str) -> None:
-    """Mark ``step`` as running (again, on a retry) and make it the current step."""
-    _update(dynamodb, table, hub_id, "SET steps.#s = :entry, current_step = :step, updated_at = :now",
+    """Make ``step`` the current step; its first start is kept when a check calls this on every poll."""
+    _update(dynamodb, table, hub_id,
+            "SET steps.#s = if_not_exists(steps.#s, :entry), current_step = :step, updated_at = :now",
             {"#s": step}, {":entry": {"started_at": now(), "outcome": "RUNNING"}, ":step": step, ":now": now()})
 
 

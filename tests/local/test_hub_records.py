@@ -11,12 +11,15 @@ def table(stack):
     return stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"]
 
 
-def test_a_hub_records_its_steps_and_status(table):
+def test_a_hub_records_its_steps_and_status(table, monkeypatch):
     dynamodb, name = table
+    times = iter(f"2026-11-27T12:00:{second:02d}+00:00" for second in range(60))
+    monkeypatch.setattr(hub_records, "now", lambda: next(times))
     hub = f"hub-{uuid.uuid4().hex[:6]}"
     hub_records.create(dynamodb, name, hub, {"course_id": "cs101"})
     hub_records.step_started(dynamodb, name, hub, "Create cluster")
-    hub_records.step_started(dynamodb, name, hub, "Create cluster")  # a retry updates, not duplicates
+    hub_records.step_started(dynamodb, name, hub, "Create cluster")  # a poll or retry neither duplicates nor restarts
+    assert hub_records.get(dynamodb, name, hub)["steps"]["Create cluster"]["started_at"] == "2026-11-27T12:00:02+00:00"
     hub_records.step_finished(dynamodb, name, hub, "Create cluster", "SUCCEEDED")
     hub_records.set_status(dynamodb, name, hub, "READY", urls={"binder": "https://binder.x"})
     record = hub_records.get(dynamodb, name, hub)
