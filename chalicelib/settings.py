@@ -23,6 +23,17 @@ class Settings:
     tools_dir: str = "/opt"  # the kubectl/helm layer: /opt/helm/helm, /opt/kubectl/kubectl
     kube_timeout_seconds: float = 120.0
     chart_directory: str | None = None  # None: charts come from their repositories (chalicelib/charts.py)
+    # What the provisioning functions need from the deployment; checked when used (``require``).
+    cluster_role_arn: str = ""
+    node_role_arn: str = ""
+    kube_role_arn: str = ""  # the role the helm/kubectl function runs as; made cluster admin by access entry
+    subnet_ids: tuple[str, ...] = ()
+
+    def require(self, *names: str) -> None:
+        """Raise SettingsError naming the first of ``names`` that the deployment did not provide."""
+        for name in names:
+            if not getattr(self, name):
+                raise SettingsError(f"environment variable {name.upper()} is not set")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
@@ -57,4 +68,8 @@ class Settings:
             tools_dir=env.get("TOOLS_DIR", "").strip() or "/opt",
             kube_timeout_seconds=kube_timeout,
             chart_directory=env.get("CHART_DIRECTORY", "").strip() or None,
+            cluster_role_arn=env.get("CLUSTER_ROLE_ARN", "").strip(),
+            node_role_arn=env.get("NODE_ROLE_ARN", "").strip(),
+            kube_role_arn=env.get("KUBE_ROLE_ARN", "").strip(),
+            subnet_ids=tuple(s.strip() for s in env.get("SUBNET_IDS", "").split(",") if s.strip()),
         )

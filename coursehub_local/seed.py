@@ -85,6 +85,11 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         # The only settings that differ from AWS: stand-in charts and the layer's binaries extracted locally.
         "CHART_DIRECTORY": str(CHARTS_DIR),
         "TOOLS_DIR": str(layer_dir()),
+        # What the deployment provides.
+        "CLUSTER_ROLE_ARN": out.roles["eks-cluster"],
+        "NODE_ROLE_ARN": out.roles["eks-node"],
+        "KUBE_ROLE_ARN": out.roles["lambda"],
+        "SUBNET_IDS": ",".join(out.subnet_ids),
     }
     _deploy_functions(client("lambda"), functions, chalice_config, out)
     _deploy_state_machines(client("stepfunctions"), state_machine_files, functions, app_name, stage, out)

@@ -1,0 +1,88 @@
+"""The provisioning state machine on the local stack: a request becomes a verified HTTPS BinderHub."""
+import json
+import uuid
+from datetime import date, timedelta
+
+from chalicelib import hub_records
+from tests.conftest import eventually
+
+
+def hub_request(stack, course, domain=None):
+    secrets = stack.seeded.secrets
+    return {"course_id": course, "domain": domain or f"{course}.courses.example.edu",
+            "term_end": (date.today() + timedelta(days=100)).isoformat(),
+            "image_prefix": f"coursehub/{course}-", "acme_email": "ops@example.edu", "acme_staging": True,
+            "nodes": {"instance_type": "m5.large", "min_size": 1, "desired_size": 1, "max_size": 2},
+            "dockerhub_secret_arn": secrets["dockerhub"], "github_token_secret_arn": secrets["github"],
+            "slack_webhook_secret_arn": secrets["slack"]}
+
+
+def provision(stack, hub_id, request, timeout=120):
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=stack.seeded.state_machines["provision"],
+                              input=json.dumps({"hub_id": hub_id, "request": request}))["executionArn"]
+    described = eventually(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+                           timeout=timeout)
+    history = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    return described, history
+
+
+def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
+    course = f"p{uuid.uuid4().hex[:6]}"
+    hub_id = f"hub-{course}"
+    before = len(stack.slack.messages())
+    described, history = provision(stack, hub_id, hub_request(stack, course))
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+
+    record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+    assert record["status"] == "READY"
+    assert record["urls"] == {"binder": f"https://binder.{course}.courses.example.edu",
+                              "hub": f"https://hub.binder.{course}.courses.example.edu"}
+    for step in ("Create the cluster", "Check the cluster is active", "Install BinderHub",
+                 "Fix the load balancer health check", "Publish DNS", "Check the certificates are issued",
+                 "Verify the hub over HTTPS"):
+        assert record["steps"][step]["outcome"] == "SUCCEEDED", step
+        assert record["steps"][step]["started_at"] <= record["steps"][step]["ended_at"]
+
+    texts = stack.slack.texts()[before:]
+    assert texts[0].startswith(f"Provisioning the BinderHub of course {course} started")
+    assert texts[-1].startswith(f"The BinderHub of course {course} is ready: https://binder.")
+
+    secrets = stack.client("secretsmanager")
+    values = [secrets.get_secret_value(SecretId=a)["SecretString"] for a in stack.seeded.secrets.values()]
+    values += list(json.loads(values[[*stack.seeded.secrets].index("dockerhub")]).values())
+    seen = json.dumps(history, default=str) + json.dumps(stack.slack.messages())
+    assert not [v for v in values if len(v) > 8 and v in seen]
+
+
+def test_without_a_hosted_zone_the_records_go_to_slack_and_the_dns_wait_fails_by_name(stack):
+    course = f"z{uuid.uuid4().hex[:6]}"
+    hub_id = f"hub-{course}"
+    before = len(stack.slack.messages())
+    described, _ = provision(stack, hub_id, hub_request(stack, course, domain=f"{course}.elsewhere.org"))
+    assert described["status"] == "FAILED" and described["error"] == "ProvisioningFailed"
+
+    record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+    assert record["status"] == "FAILED"
+    assert record["error"]["step"] == "Wait for DNS to resolve"
+    assert record["error"]["error"] == "DnsNotResolving"
+    texts = stack.slack.texts()[before:]
+    posted = [t for t in texts if t.startswith(f"No Route53 hosted zone serves {course}.elsewhere.org")]
+    assert posted and f"binder.{course}.elsewhere.org 60 IN CNAME " in posted[0]
+    assert texts[-1].startswith(f'Provisioning {hub_id} failed at step "Wait for DNS to resolve"')
+
+
+def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
+    course = f"r{uuid.uuid4().hex[:6]}"
+    hub_id = f"hub-{course}"
+    request = hub_request(stack, course)
+    first, _ = provision(stack, hub_id, {**request, "domain": f"{course}.elsewhere.org"})
+    assert first["status"] == "FAILED"  # stopped at DNS, after the cluster and the releases existed
+    again, _ = provision(stack, hub_id, request)  # the admin fixed the domain and started the run again
+    assert again["status"] == "SUCCEEDED", again.get("cause")
+    clusters = [c for c in stack.client("eks").list_clusters()["clusters"] if c == f"coursehub-{course}"]
+    assert clusters == [f"coursehub-{course}"]
+    record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+    assert record["status"] == "READY"
+    assert record["steps"]["Create the cluster"]["detail"] == "reused"
+    assert record["steps"]["Install BinderHub"]["detail"] == "binderhub revision 2"  # one revision more
