@@ -63,8 +63,9 @@ def check_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> d
 
 def create_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
     request, step = _request(event), _step(dynamodb, settings, event)
-    settings.require("node_role_arn", "kube_role_arn", "subnet_ids")
-    eks_cluster.grant_admin(eks, name=request.cluster_name, principal_arn=settings.kube_role_arn)
+    settings.require("node_role_arn", "kube_role_arns", "subnet_ids")
+    for role in settings.kube_role_arns:
+        eks_cluster.grant_admin(eks, name=request.cluster_name, principal_arn=role)
     result = eks_cluster.create_nodegroup(
         eks, cluster=request.cluster_name, hub_id=event["hub_id"], node_role_arn=settings.node_role_arn,
         subnet_ids=list(settings.subnet_ids), instance_type=request.nodes.instance_type,

@@ -26,7 +26,7 @@ class Settings:
     # What the provisioning functions need from the deployment; checked when used (``require``).
     cluster_role_arn: str = ""
     node_role_arn: str = ""
-    kube_role_arn: str = ""  # the role the helm/kubectl function runs as; made cluster admin by access entry
+    kube_role_arns: tuple[str, ...] = ()  # roles of the functions that talk to Kubernetes; made cluster admins
     subnet_ids: tuple[str, ...] = ()
 
     def require(self, *names: str) -> None:
@@ -70,6 +70,6 @@ class Settings:
             chart_directory=env.get("CHART_DIRECTORY", "").strip() or None,
             cluster_role_arn=env.get("CLUSTER_ROLE_ARN", "").strip(),
             node_role_arn=env.get("NODE_ROLE_ARN", "").strip(),
-            kube_role_arn=env.get("KUBE_ROLE_ARN", "").strip(),
+            kube_role_arns=tuple(a.strip() for a in env.get("KUBE_ROLE_ARNS", "").split(",") if a.strip()),
             subnet_ids=tuple(s.strip() for s in env.get("SUBNET_IDS", "").split(",") if s.strip()),
         )

@@ -19,6 +19,8 @@ from coursehub import statemachines
 
 ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
+# Functions that run helm/kubectl: their roles become cluster admins through EKS access entries.
+KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates")
 
 
 def app_functions() -> list[str]:
@@ -50,10 +52,15 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
                     text, function_refs, {"HubTableName": {"Ref": "HubTable"}}),
             },
         }
+    kube_roles = [{"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in KUBE_FUNCTIONS if f in functions]
     for function in functions:
         resources[to_cfn_resource_name(function)] = {"Properties": {"Environment": {"Variables": {
             "SLACK_WEBHOOK_SECRET_ARN": {"Ref": "SlackWebhookSecretArn"},
             "HUB_TABLE_NAME": {"Ref": "HubTable"},
+            "CLUSTER_ROLE_ARN": {"Ref": "ClusterRoleArn"},
+            "NODE_ROLE_ARN": {"Ref": "NodeRoleArn"},
+            "SUBNET_IDS": {"Fn::Join": [",", {"Ref": "SubnetIds"}]},
+            "KUBE_ROLE_ARNS": {"Fn::Join": [",", kube_roles]},
         }}}}
     return base
 

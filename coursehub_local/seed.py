@@ -88,7 +88,7 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         # What the deployment provides.
         "CLUSTER_ROLE_ARN": out.roles["eks-cluster"],
         "NODE_ROLE_ARN": out.roles["eks-node"],
-        "KUBE_ROLE_ARN": out.roles["lambda"],
+        "KUBE_ROLE_ARNS": out.roles["lambda"],
         "SUBNET_IDS": ",".join(out.subnet_ids),
     }
     _deploy_functions(client("lambda"), functions, chalice_config, out)
