@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     up.add_argument("--slack-port", type=int, default=5056, help="port of the Slack receiver (default 5056)")
 
     demo = commands.add_parser("demo", help="rehearse on the local stack, end to end")
-    _stack_options(demo, default_scale=200.0)
+    _stack_options(demo, default_scale=600.0)
 
     package = commands.add_parser("package", help="build the CloudFormation template (and lint it)")
     package.add_argument("--stage", default="dev")
