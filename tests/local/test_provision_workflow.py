@@ -46,7 +46,19 @@ def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
 
     texts = stack.slack.texts()[before:]
     assert texts[0].startswith(f"Provisioning the BinderHub of course {course} started")
+    assert [t.split(":")[1].split(";")[0].strip() for t in texts[1:4]] == [
+        f"the EKS cluster coursehub-{course} and its nodes are up",
+        "ingress, cert-manager and BinderHub are installed behind load balancer " + record["load_balancer"],
+        "DNS resolves and the TLS certificates are issued"]
     assert texts[-1].startswith(f"The BinderHub of course {course} is ready: https://binder.")
+    assert len(texts) == 5
+
+    elb = stack.client("elb")
+    (balancer,) = [b for b in elb.describe_load_balancers()["LoadBalancerDescriptions"]
+                   if b["DNSName"] == record["load_balancer"]]
+    http = [listener["Listener"] for listener in balancer["ListenerDescriptions"]
+            if listener["Listener"]["LoadBalancerPort"] == 80]
+    assert balancer["HealthCheck"]["Target"] == f"TCP:{http[0]['InstancePort']}"  # port 80's NodePort
 
     secrets = stack.client("secretsmanager")
     values = [secrets.get_secret_value(SecretId=a)["SecretString"] for a in stack.seeded.secrets.values()]
