@@ -33,6 +33,7 @@ package: setup
 bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/helm_install.py
+	$(PY) bench/provision.py
 
 local: setup
 	$(VENV)/bin/coursehub local up

@@ -45,8 +45,8 @@ class CertificateController(BackgroundController):
     def sync(self) -> None:
         """One pass: issuers, ingress-shim, then every Certificate."""
         store = self.ctx.store
-        if store.catalogue.by_kind(CM, "Certificate") is None:
-            return
+        if any(store.catalogue.by_kind(CM, kind) is None for kind in ("Certificate", "Issuer", "ClusterIssuer")):
+            return  # cert-manager's CRDs are still being installed, one at a time
         for kind in ("Issuer", "ClusterIssuer"):
             for issuer in store.list(store.resource_type(CM, kind))[0]:
                 self._register_account(issuer)
