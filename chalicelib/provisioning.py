@@ -7,6 +7,7 @@ machine's Retry does the waiting.
 """
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalicelib import dns_records, eks_cluster, hub_charts, hub_records, https_check, load_balancer
@@ -26,6 +27,12 @@ def _step(dynamodb: Any, settings: Settings, event: dict) -> str:
     step = event.get("step") or "unnamed step"
     hub_records.step_started(dynamodb, settings.hub_table_name, event["hub_id"], step)
     return step
+
+
+def _kube(clients: Any, settings: Settings, request: HubRequest):
+    """A helm/kubectl session on the hub's cluster."""
+    return cluster_session(clients("eks"), clients("sts"), request.cluster_name, bin_dir=settings.tools_dir,
+                           timeout=settings.kube_timeout_seconds)
 
 
 def _done(dynamodb: Any, settings: Settings, event: dict, step: str, detail: str = "") -> None:
@@ -88,8 +95,7 @@ def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict
     if key not in hub_charts.RELEASES:
         raise InvalidEvent(f"unknown release {key!r}")
     secrets = hub_charts.chart_secrets(clients("secretsmanager"), request) if key == "binderhub" else None
-    with cluster_session(clients("eks"), clients("sts"), request.cluster_name, bin_dir=settings.tools_dir,
-                         timeout=settings.kube_timeout_seconds) as runner:
+    with _kube(clients, settings, request) as runner:
         result = hub_charts.install(runner, key, request, chart_directory=settings.chart_directory,
                                     secrets=secrets, timeout_s=settings.kube_timeout_seconds)
     _done(dynamodb, settings, event, step, f"{result['release']} revision {result['revision']}")
@@ -99,8 +105,7 @@ def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict
 def configure_load_balancer(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
     """Wait for the ingress load balancer and make its health check probe port 80's NodePort."""
     request, step = _request(event), _step(dynamodb, settings, event)
-    with cluster_session(clients("eks"), clients("sts"), request.cluster_name, bin_dir=settings.tools_dir,
-                         timeout=settings.kube_timeout_seconds) as runner:
+    with _kube(clients, settings, request) as runner:
         service = hub_charts.ingress_service(runner)
     result = load_balancer.ensure_health_check(clients("elb"), clients("elbv2"), service)
     _done(dynamodb, settings, event, step, f"health check {result['health_check']}")
@@ -128,8 +133,7 @@ def check_dns(dynamodb: Any, settings: Settings, event: dict) -> dict:
 
 def check_certificates(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
     request, step = _request(event), _step(dynamodb, settings, event)
-    with cluster_session(clients("eks"), clients("sts"), request.cluster_name, bin_dir=settings.tools_dir,
-                         timeout=settings.kube_timeout_seconds) as runner:
+    with _kube(clients, settings, request) as runner:
         names = hub_charts.check_certificates(runner)
     _done(dynamodb, settings, event, step)
     return {"certificates": names}
@@ -165,8 +169,6 @@ def failed(dynamodb: Any, settings: Settings, event: dict) -> dict:
 
 def _cause(error: dict) -> str:
     """The human part of a Step Functions error cause (a Lambda error's JSON, or plain text)."""
-    import json
-
     cause = error.get("Cause") or ""
     try:
         parsed = json.loads(cause)
