@@ -1,13 +1,16 @@
-"""EKS as AWS behaves and moto does not: slow state transitions and access entries.
+"""EKS as AWS behaves and moto does not: slow state transitions, the cluster's network, access entries.
 
 moto makes clusters and node groups ACTIVE at once and deletes them at once.
 Here creation passes through CREATING, deletion through DELETING, and a scaling
-update through UPDATING, each over a duration of simulated time. moto also
-lacks access entries; ``AccessEntries`` serves them over the same endpoint.
+update through UPDATING, each over a duration of simulated time. An ACTIVE
+cluster has what EKS makes in the customer's VPC (``ControlPlaneNetwork``) until
+it is deleted. moto also lacks access entries; ``AccessEntries`` serves them
+over the same endpoint.
 """
 from __future__ import annotations
 
 import json
+import random
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
@@ -47,6 +50,7 @@ class EksLifecycle:
         self.timeline = timeline
         self.durations = durations
         self.api = api
+        self.network = ControlPlaneNetwork()
 
     def create_cluster(self, original: Callable, backend: Any, *args, **kwargs):
         cluster = original(backend, *args, **kwargs)
@@ -54,6 +58,7 @@ class EksLifecycle:
 
         def activate() -> None:
             if cluster.status == "CREATING":
+                self.network.create(backend, cluster)
                 self.api.cluster_active(cluster)
                 cluster.status = "ACTIVE"
         self.timeline.after(self.durations.cluster_create, activate)
@@ -69,9 +74,10 @@ class EksLifecycle:
 
         def remove() -> None:
             if backend.clusters.get(name) is cluster:
+                self.api.cluster_deleted(cluster)
+                self.network.delete(backend, cluster)  # gone before the cluster is, as EKS reports it
                 backend.clusters.pop(name)
                 backend.cluster_count -= 1
-                self.api.cluster_deleted(cluster)
         self.timeline.after(self.durations.cluster_delete, remove)
         return cluster
 
@@ -125,6 +131,72 @@ class EksLifecycle:
             self.api.nodegroups_changed(cluster)
         self.timeline.after(self.durations.nodegroup_update, apply)
         return update
+
+
+class ControlPlaneNetwork:
+    """What EKS makes in the cluster's VPC: the cluster security group and the control plane's network interfaces.
+
+    As the EKS user guide describes them (``sec-group-reqs``, "Default cluster security group"): a group
+    ``eks-cluster-sg-<cluster>-<uniqueID>`` that lets in all traffic from itself and out everything, tagged
+    ``kubernetes.io/cluster/<cluster>=owned``, ``aws:eks:cluster-name=<cluster>`` and ``Name``, which
+    ``describe_cluster`` reports as ``resourcesVpcConfig.clusterSecurityGroupId`` and which managed node
+    groups' instances use; and 2-4 network interfaces described ``Amazon EKS <cluster>``, one per zone of
+    the cluster's subnets, in use (by EKS's own account), carrying that group and the cluster's own
+    ``securityGroupIds``. They are not tagged (the cluster tag was only for Kubernetes 1.14 and earlier).
+    EKS deletes both with the cluster. Made with moto's EC2 backend: this is EKS's side, not an API caller's.
+    """
+
+    DESCRIPTION = ("EKS created security group applied to ENI that is attached to EKS Control Plane master nodes, "
+                   "as well as any managed workloads.")
+
+    def create(self, backend: Any, cluster: Any) -> None:
+        """Make the cluster security group and network interfaces; report the group in ``resourcesVpcConfig``."""
+        ec2 = _ec2(backend)
+        config = cluster.resources_vpc_config
+        subnets = [ec2.get_subnet(subnet) for subnet in config.get("subnetIds") or []]
+        if not subnets:
+            return  # AWS refuses such a cluster; moto makes one, and it gets no network here
+        vpc = subnets[0].vpc_id
+        name = f"eks-cluster-sg-{cluster.name}-{random.randint(10**9, 10**10 - 1)}"
+        group = ec2.create_security_group(name, self.DESCRIPTION, vpc_id=vpc, tags={
+            f"kubernetes.io/cluster/{cluster.name}": "owned", "aws:eks:cluster-name": cluster.name, "Name": name})
+        ec2.authorize_security_group_ingress(group.id, "-1", None, None, [], source_groups=[{"GroupId": group.id}],
+                                             vpc_id=vpc)
+        extra = list(config.get("securityGroupIds") or [])
+        first_of_zone: dict[str, Any] = {}
+        for subnet in subnets:
+            first_of_zone.setdefault(subnet.availability_zone, subnet)
+        for subnet in list(first_of_zone.values())[:4]:
+            interface = ec2.create_network_interface(subnet, None, group_ids=[group.id, *extra],
+                                                     description=self.interface_description(cluster))
+            interface.status = "in-use"
+        cluster.resources_vpc_config = {**config, "securityGroupIds": extra, "clusterSecurityGroupId": group.id,
+                                        "vpcId": vpc}
+
+    def delete(self, backend: Any, cluster: Any) -> None:
+        """Delete what ``create`` made (what someone else deleted already is no error)."""
+        from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
+
+        ec2 = _ec2(backend)
+        for interface in list(ec2.enis.values()):
+            if interface.description == self.interface_description(cluster):
+                ec2.delete_network_interface(interface.id)
+        group = cluster.resources_vpc_config.get("clusterSecurityGroupId")
+        if group:
+            try:
+                ec2.delete_security_group(group_id=group)
+            except InvalidSecurityGroupNotFoundError:
+                pass  # someone deleted it already
+
+    @staticmethod
+    def interface_description(cluster: Any) -> str:
+        return f"Amazon EKS {cluster.name}"
+
+
+def _ec2(backend: Any) -> Any:
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[backend.account_id][backend.region_name]
 
 
 def _check_deletable(backend: Any, name: str) -> None:

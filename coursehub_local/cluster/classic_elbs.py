@@ -1,10 +1,19 @@
 """Classic ELBs for LoadBalancer Services, made and kept as the cloud provider's EnsureLoadBalancer does.
 
-One TCP listener per Service port, the cluster's subnets, a security group ``k8s-elb-<name>`` and the
-cluster's running node instances registered. Every call puts the listeners, registrations and health
-check back to what the Service says: a bare ``ConfigureHealthCheck`` does not last.
+One TCP listener per Service port, the cluster's subnets, a security group ``k8s-elb-<name>`` (tagged
+only ``kubernetes.io/cluster/<cluster>: owned``, as ``ensureSecurityGroup`` tags it) and the cluster's
+running node instances registered; the nodes' security group (the cluster security group on EKS) lets
+in all traffic from the ELB's group (``updateInstanceSecurityGroupsForLoadBalancer``). Every call puts
+the listeners, registrations, health check and that rule back to what the Service says: a bare
+``ConfigureHealthCheck`` does not last.
+
+Deleting one (EnsureLoadBalancerDeleted) revokes the nodes' rule, deletes the ELB, and leaves its
+security group to ``delete_security_groups``: AWS refuses to delete the group (DependencyViolation)
+until the ELB has finished deleting in the background, so the provider retries for up to 10 minutes.
 """
 from __future__ import annotations
+
+from botocore.exceptions import ClientError
 
 from coursehub_local.cluster.cluster_aws import ClusterAws
 from coursehub_local.cluster.load_balancer_rules import classic_health_check, classic_listeners
@@ -44,6 +53,7 @@ class ClassicElbs:
             elb.configure_health_check(LoadBalancerName=name, HealthCheck=wanted)
         registered = {i["InstanceId"] for i in current.get("Instances", [])}
         running = set(self.aws.node_instances())
+        self._open_nodes(current["SecurityGroups"][0], running)  # before registering them, as the provider does
         if running - registered:
             elb.register_instances_with_load_balancer(
                 LoadBalancerName=name, Instances=[{"InstanceId": i} for i in sorted(running - registered)])
@@ -52,18 +62,42 @@ class ClassicElbs:
                 LoadBalancerName=name, Instances=[{"InstanceId": i} for i in sorted(registered - running)])
         return current["DNSName"]
 
-    def delete(self, name: str) -> None:
-        """Delete the ELB ``name`` if it exists, and the security groups the provider made for it."""
+    def delete(self, name: str) -> list[str]:
+        """Delete the ELB ``name`` if it exists; the security groups the provider made for it, to delete later."""
         current = self.aws.describe_classic(name)
         self.owners.pop(name, None)
         if current is None:
-            return
-        self.aws.client("elb").delete_load_balancer(LoadBalancerName=name)
+            return []
         ec2 = self.aws.client("ec2")
-        cluster_tag = self.aws.cluster_tag()
-        for group in ec2.describe_security_groups(GroupIds=current["SecurityGroups"])["SecurityGroups"]:
-            if any(t["Key"] == cluster_tag for t in group.get("Tags", [])):  # never one we did not make
-                ec2.delete_security_group(GroupId=group["GroupId"])
+        groups = [g["GroupId"] for g in ec2.describe_security_groups(GroupIds=current["SecurityGroups"])
+                  ["SecurityGroups"] if _has_tag(g, self.aws.cluster_tag())]  # never one we did not make
+        self._open_nodes(current["SecurityGroups"][0], set(), deleting=bool(groups))
+        self.aws.client("elb").delete_load_balancer(LoadBalancerName=name)
+        return groups
+
+    def delete_security_groups(self, groups: list[str]) -> None:
+        """Delete what ``delete`` left (once the ELB has released them)."""
+        ec2 = self.aws.client("ec2")
+        for group in groups:
+            try:
+                ec2.delete_security_group(GroupId=group)
+            except ClientError as error:
+                if error.response["Error"]["Code"] != "InvalidGroup.NotFound":
+                    raise
+
+    def _open_nodes(self, elb_group: str, instances: set[str], deleting: bool = False) -> None:
+        """Allow all traffic from the ELB's group into the nodes' groups, and from no other group of the cluster."""
+        ec2 = self.aws.client("ec2")
+        rule = [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": elb_group}]}]
+        wanted = self.aws.node_security_groups(instances)
+        for group in ec2.describe_security_groups(Filters=[{"Name": "ip-permission.group-id",
+                                                           "Values": [elb_group]}])["SecurityGroups"]:
+            if group["GroupId"] in wanted:
+                wanted.discard(group["GroupId"])
+            elif deleting or _has_tag(group, self.aws.cluster_tag()):
+                ec2.revoke_security_group_ingress(GroupId=group["GroupId"], IpPermissions=rule)
+        for group in sorted(wanted):
+            ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=rule)
 
     def _ensure_security_group(self, service: dict, name: str) -> str:
         ec2 = self.aws.client("ec2")
@@ -76,13 +110,17 @@ class ClassicElbs:
         group = ec2.create_security_group(
             GroupName=group_name, VpcId=vpc,
             Description=f"Security group for Kubernetes ELB {name} ({'/'.join(service_key(service))})",
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": self.aws.tags(service)}])["GroupId"]
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": self.aws.owned()}])["GroupId"]
         sources = [{"CidrIp": c} for c in service["spec"].get("loadBalancerSourceRanges") or ["0.0.0.0/0"]]
         permissions = [{"IpProtocol": p.get("protocol", "TCP").lower(), "FromPort": p["port"], "ToPort": p["port"],
                         "IpRanges": sources} for p in service["spec"]["ports"]]
         permissions.append({"IpProtocol": "icmp", "FromPort": 3, "ToPort": 4, "IpRanges": sources})  # MTU discovery
         ec2.authorize_security_group_ingress(GroupId=group, IpPermissions=permissions)
         return group
+
+
+def _has_tag(resource: dict, key: str) -> bool:
+    return any(t["Key"] == key for t in resource.get("Tags", []))
 
 
 def _listener(listener: dict) -> tuple:

@@ -6,6 +6,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from coursehub_local.cluster.context import ClusterContext
+from coursehub_local.cluster.load_balancer_rules import is_external
 from coursehub_local.cluster.nodes import cluster_instances, tag_list
 from coursehub_local.cluster.services import service_key
 
@@ -57,9 +58,37 @@ class ClusterAws:
         """Ids of the cluster's running node instances: what the provider registers with its load balancers."""
         return [i["InstanceId"] for i in cluster_instances(self.client("ec2"), self.ctx.name, ("running",))]
 
+    def node_security_groups(self, instances: set[str]) -> set[str]:
+        """findSecurityGroupForInstance: each instance's group tagged for the cluster, else its only group."""
+        if not instances:
+            return set()
+        ec2 = self.client("ec2")
+        tagged = {g["GroupId"] for g in ec2.describe_security_groups(
+            Filters=[{"Name": "tag-key", "Values": [self.cluster_tag()]}])["SecurityGroups"]}
+        found = set()
+        for reservation in ec2.describe_instances(InstanceIds=sorted(instances))["Reservations"]:
+            for instance in reservation["Instances"]:
+                groups = [g["GroupId"] for g in instance.get("SecurityGroups", [])]
+                mine = [g for g in groups if g in tagged] or groups
+                if len(mine) == 1:  # the provider refuses to guess between several
+                    found.add(mine[0])
+        return found
+
     def cluster_tag(self) -> str:
         return f"kubernetes.io/cluster/{self.ctx.name}"
 
-    def tags(self, service: dict) -> list[dict]:
-        """The tags the provider puts on everything it makes for a Service."""
-        return tag_list({self.cluster_tag(): "owned", "kubernetes.io/service-name": "/".join(service_key(service))})
+    def owned(self) -> list[dict]:
+        """The only tag ``ensureSecurityGroup`` puts on a group it makes (no annotation adds more here)."""
+        return tag_list({self.cluster_tag(): "owned"})
+
+    def tags(self, service: dict, resource: str = "LoadBalancer") -> list[dict]:
+        """The tags the provider puts on what it makes for a Service (for ``external``, the Load Balancer Controller's).
+
+        ``resource`` names the Load Balancer Controller's part: ``LoadBalancer``, or ``<ns>/<name>:<port>`` for a
+        target group. The cloud provider tags every part alike.
+        """
+        stack = "/".join(service_key(service))
+        if is_external(service):
+            return tag_list({"elbv2.k8s.aws/cluster": self.ctx.name, "service.k8s.aws/stack": stack,
+                             "service.k8s.aws/resource": resource})
+        return tag_list({self.cluster_tag(): "owned", "kubernetes.io/service-name": stack})

@@ -16,6 +16,7 @@ class ControllerTimings:
 
     workload_ready: float = 45
     load_balancer_ready: float = 60
+    elb_security_group_release: float = 60  # a deleted ELB holds its group that long (an estimate)
     health_check_resync: float = 300
     certificate_issue: float = 30
     volume_ready: float = 10

@@ -41,6 +41,17 @@ def is_nlb(service: dict) -> bool:
     return _annotations(service).get(ANNOTATION + "type") in ("nlb", "external")
 
 
+def is_external(service: dict) -> bool:
+    """Whether the AWS Load Balancer Controller, not the cloud provider, makes this Service's load balancer."""
+    return _annotations(service).get(ANNOTATION + "type") == "external"
+
+
+def cleanup_finalizer(service: dict) -> str:
+    """The finalizer that keeps a deleted Service until its load balancer is gone (the service controller's,
+    Kubernetes >= 1.16, or the Load Balancer Controller's)."""
+    return "service.k8s.aws/resources" if is_external(service) else "service.kubernetes.io/load-balancer-cleanup"
+
+
 def nlb_scheme(service: dict) -> str:
     """In-tree: internet-facing unless ``-internal``; the Load Balancer Controller: ``-scheme``, default internal."""
     notes = _annotations(service)

@@ -14,8 +14,13 @@ What kubernetes/cloud-provider-aws does (``pkg/providers/v1/aws.go`` EnsureLoadB
 - ``aws-load-balancer-type: nlb`` (in-tree) or ``external`` (AWS Load Balancer Controller) gives an
   elbv2 NLB with one TCP listener and target group per port (``network_lbs``).
 - ``status.loadBalancer.ingress[0].hostname`` is the DNS name after ``load_balancer_ready`` seconds;
-  deleting the Service (or its namespace, or changing its type) deletes the load balancer, its
-  target groups and its security group.
+  deleting the Service (or its namespace, or changing its type) deletes the load balancer and its
+  target groups at once, and its security group ``elb_security_group_release`` seconds later (AWS
+  answers DependencyViolation until the ELB has finished deleting). The service controller's
+  finalizer ``service.kubernetes.io/load-balancer-cleanup`` (the Load Balancer Controller's
+  ``service.k8s.aws/resources``) keeps a deleted Service until then.
+- When the cluster goes, so does its cloud controller: whatever it has not deleted by then (load
+  balancers, target groups, security groups) stays in AWS, as it does on EKS.
 
 Whether instances pass the health checks is judged in ``instance_health``.
 """
@@ -30,10 +35,10 @@ from coursehub_local.cluster import instance_health
 from coursehub_local.cluster.classic_elbs import ClassicElbs
 from coursehub_local.cluster.cluster_aws import ClusterAws
 from coursehub_local.cluster.context import ClusterContext
-from coursehub_local.cluster.load_balancer_rules import is_nlb, load_balancer_name
+from coursehub_local.cluster.load_balancer_rules import cleanup_finalizer, is_nlb, load_balancer_name
 from coursehub_local.cluster.network_lbs import NetworkLbs
 from coursehub_local.cluster.node_ports import ensure_node_ports
-from coursehub_local.cluster.services import is_load_balancer, load_balancer_hostname, service_key
+from coursehub_local.cluster.services import is_load_balancer, load_balancer_hostname, service_key, set_finalizer
 from coursehub_local.kube.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -50,6 +55,7 @@ class LoadBalancerController:
         self.target_groups = self.nlbs.owners  # target group ARN -> (namespace, service)
         self._lock = threading.RLock()
         self._status_due: set[str] = set()
+        self._tearing_down: set[str] = set()  # Service uids whose load balancer is being deleted
         self._unsubscribe = None
         self._stopped = False
         self._pass_queued = False
@@ -59,7 +65,7 @@ class LoadBalancerController:
         instance_health.register(self)
         self._unsubscribe = self.ctx.store.subscribe(self._on_event)
         for service in self._services():
-            self._reconcile(service)
+            self._handle(service)
         self.ctx.timeline.after(self.ctx.timings.health_check_resync, self._resync)
 
     def stop(self) -> None:
@@ -78,15 +84,21 @@ class LoadBalancerController:
 
     def _in_background(self, action) -> None:
         # Not on the caller's thread: that is often the stack's ticker, which every other timer waits on.
-        threading.Thread(target=action, name=f"load-balancers-{self.ctx.name}", daemon=True).start()
+        def run() -> None:
+            try:
+                action()
+            except Exception:  # noqa: BLE001 - logged; the next change or resync tries again
+                if not self._stopped:  # else AWS went away with the stack, mid-pass
+                    log.exception("load balancer pass failed in cluster %s", self.ctx.name)
+        threading.Thread(target=run, name=f"load-balancers-{self.ctx.name}", daemon=True).start()
 
     def _reconcile_all(self) -> None:
         with self._queue_lock:
             self._pass_queued = False
         with self._lock:
             for service in self._services():
-                if is_load_balancer(service) and not self._stopped:
-                    self._reconcile(service)
+                if (is_load_balancer(service) or service["metadata"].get("deletionTimestamp")) and not self._stopped:
+                    self._handle(service)  # a teardown that failed is tried again here
 
     # -- events -------------------------------------------------------------------
     def _on_event(self, event) -> None:
@@ -95,7 +107,13 @@ class LoadBalancerController:
         if event.type == "DELETED":
             self._tear_down(event.obj)
         else:
-            self._reconcile(event.obj, event.old)
+            self._handle(event.obj, event.old)
+
+    def _handle(self, service: dict, old: dict | None = None) -> None:
+        if not service["metadata"].get("deletionTimestamp"):
+            self._reconcile(service, old)
+        elif cleanup_finalizer(service) in (service["metadata"].get("finalizers") or []):
+            self._tear_down(service)
 
     def _resync(self) -> None:
         if self._stopped:
@@ -111,6 +129,8 @@ class LoadBalancerController:
                     and not ensure_node_ports(self.ctx.store, service, old):
                 return  # the Service was rewritten with NodePorts; its MODIFIED event continues
             if is_load_balancer(service):
+                if not self._set_finalizer(service, True):
+                    return  # the Service was rewritten with the finalizer; its MODIFIED event continues
                 try:
                     self._ensure(service)
                 except (ClientError, ValueError) as error:
@@ -123,7 +143,9 @@ class LoadBalancerController:
     def _ensure(self, service: dict) -> None:
         name = load_balancer_name(service)
         if is_nlb(service):
-            self.classic_elbs.delete(name)
+            groups = self.classic_elbs.delete(name)
+            if groups:
+                self._when_released(lambda: self._release(service, groups, finalize=False))
             dns = self.nlbs.ensure(service, name)
         else:
             self.nlbs.delete(name)
@@ -156,13 +178,48 @@ class LoadBalancerController:
                 log.debug("status of %s not set: %s", service_key(service), error)
 
     def _tear_down(self, service: dict) -> None:
+        """EnsureLoadBalancerDeleted, then (once the security groups are gone too) drop the finalizer."""
+        uid = service["metadata"]["uid"]
         with self._lock:
+            if uid in self._tearing_down:
+                return
+            self._tearing_down.add(uid)
             name = load_balancer_name(service)
             try:
-                self.classic_elbs.delete(name)
+                groups = self.classic_elbs.delete(name)
                 self.nlbs.delete(name)
             except ClientError as error:
+                self._tearing_down.discard(uid)
                 log.warning("load balancer %s of %s not deleted: %s", name, service_key(service), error)
+                return
+        if groups:
+            self._when_released(lambda: self._release(service, groups))
+        else:
+            self._release(service, groups)
+
+    def _when_released(self, action) -> None:
+        """Run ``action`` once a deleted ELB has let go of its security groups."""
+        self.ctx.timeline.after(self.ctx.timings.elb_security_group_release, lambda: self._in_background(action))
+
+    def _release(self, service: dict, groups: list[str], finalize: bool = True) -> None:
+        """Delete the security groups a deleted ELB left, then (``finalize``) let the Service go."""
+        if self._stopped:
+            return  # the cloud controller went with the cluster: the groups stay behind
+        try:
+            self.classic_elbs.delete_security_groups(groups)
+        except ClientError as error:
+            log.warning("security groups %s of %s not deleted: %s", groups, service_key(service), error)
+        finally:
+            if finalize:
+                self._tearing_down.discard(service["metadata"]["uid"])
+        if finalize:
+            self._set_finalizer(service, False)
+
+    def _set_finalizer(self, service: dict, present: bool) -> bool:
+        """Add (or drop) the cleanup finalizer; True if the stored Service already was as wanted."""
+        def load_balancer_again(current: dict) -> bool:
+            return not present and is_load_balancer(current) and not current["metadata"].get("deletionTimestamp")
+        return set_finalizer(self.ctx.store, service, cleanup_finalizer(service), present, load_balancer_again)
 
     # -- the Services ---------------------------------------------------------------------
     def _services(self) -> list[dict]:

@@ -2,6 +2,8 @@
 
 An elbv2 NLB with one TCP listener and target group per port, instance targets on the NodePorts. A
 target group whose name (what cannot change in place) no longer matches is replaced, as the provider does.
+Deleting one deletes the NLB, then its target groups (EnsureLoadBalancerDeleted); neither makes a
+security group here (the in-tree provider opens the nodes' group instead, which is not modelled).
 """
 from __future__ import annotations
 
@@ -79,7 +81,7 @@ class NetworkLbs:
                     TargetType="instance", HealthCheckPort=health["port"], HealthCheckProtocol=health["protocol"],
                     HealthCheckIntervalSeconds=health["interval"], HealthyThresholdCount=health["healthy-threshold"],
                     UnhealthyThresholdCount=health["unhealthy-threshold"], HealthCheckTimeoutSeconds=health["timeout"],
-                    Tags=self.aws.tags(service))
+                    Tags=self.aws.tags(service, f"{'/'.join(service_key(service))}:{port['port']}"))
         if health["protocol"] != "TCP":
             args["HealthCheckPath"] = health["path"]
         return self.aws.client("elbv2").create_target_group(**args)["TargetGroups"][0]

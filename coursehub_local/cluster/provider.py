@@ -18,6 +18,7 @@ from coursehub_local.cluster.context import ClusterContext, ControllerTimings
 from coursehub_local.cluster.ingress import IngressController
 from coursehub_local.cluster.load_balancers import LoadBalancerController
 from coursehub_local.cluster.nodes import NodeController
+from coursehub_local.cluster.volume_attachments import VolumeAttachments
 from coursehub_local.cluster.volumes import VolumeController
 from coursehub_local.cluster.workloads import WorkloadController
 from coursehub_local.dns import LocalDns
@@ -95,17 +96,22 @@ class _Cluster:
         self.load_balancers.start()
         self.volumes = VolumeController(ctx)
         self.volumes.start()
+        self.attachments = VolumeAttachments(ctx)
+        self.attachments.start()
 
     def nodegroups_changed(self) -> None:
         self.nodes.sync()
         self.workloads.nodes_changed()
         self.load_balancers.nodes_changed()
         self.volumes.nodes_changed()
+        self.attachments.nodes_changed()
 
     def stop(self) -> None:
+        """Stop everything that plays the cluster's controllers: what they have not cleaned up stays in AWS."""
         self.workloads.stop()
         self.load_balancers.stop()
         self.volumes.stop()
+        self.attachments.stop()
         self.ctx.server.stop()
         self.certificates.stop()  # after the API, so it goes away as soon as the cluster does
         self.ingress.stop()

@@ -3,8 +3,17 @@
 A new, unbound claim is Pending; ``volume_ready`` simulated seconds later an EBS volume exists (size
 rounded up to whole GiB, in the Availability Zone of a node's instance or else the first subnet's,
 tagged as the driver tags it), a PersistentVolume ``pvc-<claim uid>`` (CSI ``ebs.csi.aws.com``,
-volumeHandle = volume id, reclaim policy Delete) is bound to it and the claim is Bound. Deleting the
-claim (directly or with its namespace) deletes the PersistentVolume and the EBS volume.
+volumeHandle = volume id, the reclaim policy of its StorageClass, default Delete) is bound to it and
+the claim is Bound, with the ``kubernetes.io/pvc-protection`` finalizer (``volume_attachments``
+attaches the volume while pods use it and keeps a deleted claim until they are gone). When the claim
+goes (directly or with its namespace) the volume is detached, and with Delete the PersistentVolume and
+the EBS volume are deleted; with Retain the PersistentVolume is Released and the volume stays.
+
+Tags: the driver's own (``CSIVolumeName``, ``ebs.csi.aws.com/cluster``), the external provisioner's
+``kubernetes.io/created-for/*`` (``--extra-create-metadata``), and, as if the driver ran with
+``--k8s-tag-cluster-id=<cluster>`` (chart value ``controller.k8sTagClusterId``),
+``kubernetes.io/cluster/<cluster>: owned``, ``KubernetesCluster`` and ``Name``. Without that setting
+a real volume has no cluster tag at all (aws-ebs-csi-driver ``docs/tagging.md``).
 
 Kubernetes version: since 1.23 (CSIMigrationAWS) EKS provisions EBS volumes only through the
 aws-ebs-csi-driver add-on, and since 1.30 EKS no longer marks its ``gp2`` StorageClass as default, so on
@@ -23,6 +32,7 @@ import threading
 from botocore.exceptions import ClientError
 
 from coursehub_local.cluster.context import ClusterContext
+from coursehub_local.cluster.volume_attachments import PROTECTION
 from coursehub_local.kube.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -83,16 +93,21 @@ class VolumeController:
         size = size_in_gib(((current["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi"))
         zone = self._zone()
         tags = {f"kubernetes.io/cluster/{self.ctx.name}": "owned",
+                "KubernetesCluster": self.ctx.name,
+                "Name": f"{self.ctx.name}-dynamic-{pv_name(current)}",
                 "kubernetes.io/created-for/pvc/name": name,
                 "kubernetes.io/created-for/pvc/namespace": namespace,
                 "kubernetes.io/created-for/pv/name": pv_name(current),
                 "CSIVolumeName": pv_name(current),
                 "ebs.csi.aws.com/cluster": "true"}
+        storage_class = self._storage_class(current)
         volume = self._client().create_volume(
-            Size=size, AvailabilityZone=zone, VolumeType=self._volume_type(current),
+            Size=size, AvailabilityZone=zone, VolumeType=(storage_class.get("parameters") or {}).get("type", "gp3"),
             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
-        self.ctx.store.put_object(_persistent_volume(current, volume["VolumeId"], size, zone))
+        self.ctx.store.put_object(_persistent_volume(current, volume["VolumeId"], size, zone,
+                                                     storage_class.get("reclaimPolicy", "Delete")))
         current["spec"]["volumeName"] = pv_name(current)
+        current["metadata"]["finalizers"] = [*(current["metadata"].get("finalizers") or []), PROTECTION]
         current["metadata"].setdefault("annotations", {}).update({
             "pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
             "volume.kubernetes.io/storage-provisioner": DRIVER,
@@ -102,21 +117,33 @@ class VolumeController:
                                           current, namespace, name)
         except ApiError as error:  # changed or deleted meanwhile: undo, the next event starts again
             log.debug("claim %s/%s not bound: %s", namespace, name, error)
-            self._release(current)
+            self._release(current, undo=True)
             return
         self._set_status(bound, {"phase": "Bound", "accessModes": bound["spec"].get("accessModes", []),
                                  "capacity": {"storage": f"{size}Gi"}})
 
-    def _release(self, claim: dict) -> None:
-        """Delete the claim's PersistentVolume and EBS volume(s)."""
+    def _release(self, claim: dict, undo: bool = False) -> None:
+        """Detach the claim's EBS volumes, then delete them and its PersistentVolume (reclaim policy Delete) or not."""
+        store = self.ctx.store
         try:
-            self.ctx.store.delete(self.ctx.store.resource_type("v1", "PersistentVolume"), None, pv_name(claim))
+            pv = store.get_object("v1", "PersistentVolume", None, pv_name(claim))
         except ApiError:
-            pass  # never made, or already gone
+            pv = {}  # never made, or already gone
+        retain = (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain" and not undo
         ec2 = self._client()
         volumes = ec2.describe_volumes(Filters=[
             {"Name": f"tag:kubernetes.io/cluster/{self.ctx.name}", "Values": ["owned"]},
             {"Name": "tag:CSIVolumeName", "Values": [pv_name(claim)]}])["Volumes"]
+        for attached in volumes:
+            for attachment in attached.get("Attachments", []):
+                ec2.detach_volume(VolumeId=attached["VolumeId"], InstanceId=attachment["InstanceId"])
+        if retain:
+            self._set_status(pv, {"phase": "Released"}, "PersistentVolume")
+            return
+        try:
+            store.delete(store.resource_type("v1", "PersistentVolume"), None, pv_name(claim))
+        except ApiError:
+            pass
         for volume in volumes:
             try:
                 ec2.delete_volume(VolumeId=volume["VolumeId"])
@@ -135,22 +162,21 @@ class VolumeController:
         subnet = self.ctx.cluster.resources_vpc_config["subnetIds"][0]
         return ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailabilityZone"]
 
-    def _volume_type(self, claim: dict) -> str:
+    def _storage_class(self, claim: dict) -> dict:
+        """The claim's StorageClass ({} if it names none that exists: the driver's defaults, gp3 and Delete)."""
         name = claim["spec"].get("storageClassName")
         if name:
             try:
-                return self.ctx.store.get_object("storage.k8s.io/v1", "StorageClass", None, name) \
-                    .get("parameters", {}).get("type", "gp3")
+                return self.ctx.store.get_object("storage.k8s.io/v1", "StorageClass", None, name)
             except ApiError:
                 pass
-        return "gp3"
+        return {}
 
-    def _set_status(self, claim: dict, status: dict) -> None:
+    def _set_status(self, obj: dict, status: dict, kind: str = "PersistentVolumeClaim") -> None:
         try:
-            self.ctx.store.set_status("v1", "PersistentVolumeClaim", claim["metadata"]["namespace"],
-                                      claim["metadata"]["name"], status)
+            self.ctx.store.set_status("v1", kind, obj["metadata"].get("namespace"), obj["metadata"]["name"], status)
         except ApiError as error:
-            log.debug("status of claim %s not set: %s", claim["metadata"]["name"], error)
+            log.debug("status of %s %s not set: %s", kind, obj["metadata"]["name"], error)
 
     def _client(self):
         if self._ec2 is None:
@@ -172,7 +198,7 @@ def size_in_gib(quantity: str | int) -> int:
     return max(1, math.ceil(size / 2**30))
 
 
-def _persistent_volume(claim: dict, volume_id: str, size: int, zone: str) -> dict:
+def _persistent_volume(claim: dict, volume_id: str, size: int, zone: str, reclaim_policy: str) -> dict:
     meta = claim["metadata"]
     return {
         "apiVersion": "v1", "kind": "PersistentVolume",
@@ -180,7 +206,7 @@ def _persistent_volume(claim: dict, volume_id: str, size: int, zone: str) -> dic
         "spec": {
             "capacity": {"storage": f"{size}Gi"},
             "accessModes": claim["spec"].get("accessModes", ["ReadWriteOnce"]),
-            "persistentVolumeReclaimPolicy": "Delete",
+            "persistentVolumeReclaimPolicy": reclaim_policy,
             "storageClassName": claim["spec"].get("storageClassName", ""),
             "volumeMode": claim["spec"].get("volumeMode", "Filesystem"),
             "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": meta["namespace"],

@@ -1,4 +1,5 @@
-"""EKS on the local stack takes time as on AWS, and has access entries."""
+"""EKS on the local stack: slow transitions, its own security group and network interfaces, access entries."""
+import re
 import uuid
 
 import pytest
@@ -111,3 +112,34 @@ def test_access_entries_work_as_on_aws(stack):
         eks.describe_access_entry(clusterName=name, principalArn=principal)
     with pytest.raises(eks.exceptions.ResourceNotFoundException):
         eks.create_access_entry(clusterName="no-such-cluster", principalArn=principal)
+
+
+def test_an_active_cluster_has_eks_own_security_group_and_network_interfaces_until_it_is_deleted(stack):
+    eks, ec2 = stack.client("eks"), stack.client("ec2")
+    name = new_cluster(stack, eks)
+    interfaces = [{"Name": "description", "Values": [f"Amazon EKS {name}"]}]
+    assert ec2.describe_security_groups(Filters=[{"Name": "tag:aws:eks:cluster-name", "Values": [name]}])[
+        "SecurityGroups"] == []  # not while CREATING
+    stack.clock.advance(stack.config.eks.cluster_create)
+    eventually(lambda: cluster_status(eks, name) == "ACTIVE")
+
+    config = eks.describe_cluster(name=name)["cluster"]["resourcesVpcConfig"]
+    assert config["vpcId"] == stack.seeded.vpc_id and config["securityGroupIds"] == []
+    [group] = ec2.describe_security_groups(GroupIds=[config["clusterSecurityGroupId"]])["SecurityGroups"]
+    assert re.fullmatch(rf"eks-cluster-sg-{name}-\d{{10}}", group["GroupName"])
+    assert {t["Key"]: t["Value"] for t in group["Tags"]} == {
+        f"kubernetes.io/cluster/{name}": "owned", "aws:eks:cluster-name": name, "Name": group["GroupName"]}
+    assert [(r["IpProtocol"], [p["GroupId"] for p in r["UserIdGroupPairs"]]) for r in group["IpPermissions"]] == [
+        ("-1", [group["GroupId"]])]  # all traffic from itself
+    assert [r["IpRanges"] for r in group["IpPermissionsEgress"]] == [[{"CidrIp": "0.0.0.0/0"}]]
+    found = ec2.describe_network_interfaces(Filters=interfaces)["NetworkInterfaces"]
+    assert sorted(i["SubnetId"] for i in found) == sorted(stack.seeded.subnet_ids)  # one per zone
+    assert all(i["Status"] == "in-use" and [g["GroupId"] for g in i["Groups"]] == [group["GroupId"]]
+               and i["TagSet"] == [] for i in found)
+
+    eks.delete_cluster(name=name)
+    stack.clock.advance(stack.config.eks.cluster_delete)
+    eventually(lambda: name not in eks.list_clusters()["clusters"])
+    assert ec2.describe_security_groups(Filters=[{"Name": "group-id", "Values": [group["GroupId"]]}])[
+        "SecurityGroups"] == []
+    assert ec2.describe_network_interfaces(Filters=interfaces)["NetworkInterfaces"] == []

@@ -5,7 +5,6 @@ import subprocess
 import pytest
 
 from chalicelib import charts
-from coursehub_local.charts import CHARTS_DIR
 from coursehub_local.tools import tool_path
 from tests.local.cluster.test_cluster_api import active_cluster, kubeconfig
 
@@ -26,7 +25,7 @@ def test_install_upgrade_rollback_list_and_uninstall_every_stand_in(stack, tmp_p
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
     for chart in charts.PINNED.values():
         release, namespace = chart.name, f"ns-{chart.name}"
-        reference = chart.reference(str(CHARTS_DIR))
+        reference = chart.reference(stack.chart_repository.url)
         helm("upgrade", "--install", release, *reference, "--namespace", namespace, "--create-namespace")
         helm("upgrade", release, *reference, "--namespace", namespace)  # same values: still a new revision
         history = json.loads(helm("history", release, "--namespace", namespace, "-o", "json").stdout)
@@ -44,7 +43,7 @@ def test_install_upgrade_rollback_list_and_uninstall_every_stand_in(stack, tmp_p
 def test_a_removed_setting_fails_the_install_and_helm_says_why(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
-    result = helm("install", "hub", *charts.BINDERHUB.reference(str(CHARTS_DIR)), "--namespace", "hub",
+    result = helm("install", "hub", *charts.BINDERHUB.reference(stack.chart_repository.url), "--namespace", "hub",
                   "--create-namespace", "--set", "dind.enabled=true", check=False)
     assert result.returncode != 0 and "dind" in result.stderr
     status = helm("status", "hub", "--namespace", "hub", check=False)
