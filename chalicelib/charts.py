@@ -1,13 +1,14 @@
 """The charts a hub installs, pinned, and where helm gets them from.
 
-Production pulls each chart from its repository at the pinned version. A
-deployment may instead name a folder holding the charts (setting
-``CHART_DIRECTORY``); the local stack points it at its stand-in charts. That
-setting is the only difference between the two.
+Production pulls each chart from its own repository at the pinned version. A
+deployment may instead name one Helm repository mirroring the pinned charts
+(setting ``CHART_REPOSITORY``); the local stack points it at a repository
+serving its stand-in charts (``coursehub_local/chart_repository.py``). That
+setting is the only difference between the two: helm resolves ``--version``
+against either, so a version the repository lacks fails the same way.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 
@@ -19,10 +20,10 @@ class Chart:
     repository: str  # https:// Helm repository or oci:// registry
     version: str
 
-    def reference(self, chart_directory: str | None = None) -> list[str]:
-        """The helm arguments that name this chart: a local folder, an OCI reference or ``--repo``."""
-        if chart_directory:
-            return [os.path.join(chart_directory, self.name)]
+    def reference(self, repository: str | None = None) -> list[str]:
+        """The helm arguments that name this chart: from ``repository`` (a mirror of all the charts) or its own."""
+        if repository:
+            return [self.name, "--repo", repository, "--version", self.version]
         if self.repository.startswith("oci://"):
             return [f"{self.repository}/{self.name}", "--version", self.version]
         return [self.name, "--repo", self.repository, "--version", self.version]

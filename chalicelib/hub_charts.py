@@ -55,7 +55,7 @@ def chart_secrets(secretsmanager: Any, request: HubRequest) -> values.ChartSecre
     )
 
 
-def install(runner: Runner, key: str, request: HubRequest, *, chart_directory: str | None,
+def install(runner: Runner, key: str, request: HubRequest, *, chart_repository: str | None,
             secrets: values.ChartSecrets | None = None, timeout_s: float = 120) -> dict:
     """Install or upgrade one of the hub's releases at the request's pinned version."""
     release = RELEASES[key]
@@ -63,7 +63,7 @@ def install(runner: Runner, key: str, request: HubRequest, *, chart_directory: s
                          getattr(request.chart_versions, release.key))
     generated = release.values(request, secrets) if key == "binderhub" else release.values(request)
     status = releases.install_or_upgrade(runner, release.name, release.namespace,
-                                         chart.reference(chart_directory), generated, timeout_s)
+                                         chart.reference(chart_repository), generated, timeout_s)
     if key == "binderhub":
         releases.apply_manifest(runner, values.issuer(request, release.namespace))
     return {"release": release.name, "namespace": release.namespace, "version": chart.version,

@@ -1,11 +1,30 @@
-"""Chart references: the real repositories at pinned versions, or the stand-ins from one folder."""
-import subprocess
+"""Chart references: the real repositories at pinned versions, or one repository mirroring them all."""
+import os
 
+import pytest
 import yaml
 
 from chalicelib import charts
-from coursehub_local.charts import CHARTS_DIR
+from chalicelib.errors import KubeCommandFailed
+from chalicelib.runner import Runner
+from coursehub_local.chart_repository import ChartRepository
+from coursehub_local.charts import chart_path
 from coursehub_local.tools import tool_path
+
+MIRROR = "https://charts.example.edu/mirror"
+
+
+@pytest.fixture(scope="module")
+def stand_ins():
+    """The stand-in charts served as a Helm repository, as the local stack serves them."""
+    with ChartRepository() as repository:
+        yield repository.url
+
+
+@pytest.fixture
+def helm():
+    with Runner(str(tool_path("helm").parent), os.devnull, 60) as runner:
+        yield runner
 
 
 def test_production_references_pin_a_version_in_the_right_form():
@@ -15,15 +34,27 @@ def test_production_references_pin_a_version_in_the_right_form():
     assert all(chart.version and chart.version != "latest" for chart in charts.PINNED.values())
 
 
+def test_a_mirror_repository_serves_every_chart_by_name_at_its_pinned_version():
+    assert charts.INGRESS.reference(MIRROR) == ["nginx-ingress", "--repo", MIRROR, "--version", "2.7.2"]  # not OCI
+    for chart in charts.PINNED.values():
+        assert chart.reference(MIRROR) == [chart.name, "--repo", MIRROR, "--version", chart.version]
+    assert charts.CERT_MANAGER.reference(None) == charts.CERT_MANAGER.reference()
+
+
 def test_every_pinned_chart_has_a_stand_in_of_the_same_name_and_version():
     for chart in charts.PINNED.values():
-        (folder,) = chart.reference(str(CHARTS_DIR))
-        meta = yaml.safe_load(open(f"{folder}/Chart.yaml"))
+        meta = yaml.safe_load((chart_path(chart.name) / "Chart.yaml").read_text())
         assert (meta["name"], meta["version"]) == (chart.name, chart.version)
 
 
-def test_helm_renders_each_stand_in_through_its_reference():
+def test_helm_renders_each_stand_in_through_its_mirror_reference(stand_ins, helm):
     for chart in charts.PINNED.values():
-        result = subprocess.run([str(tool_path("helm")), "template", "release", *chart.reference(str(CHARTS_DIR))],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
+        assert "kind:" in helm.helm("template", "release", *chart.reference(stand_ins))
+
+
+def test_a_version_the_mirror_lacks_fails_with_helms_not_found(stand_ins, helm):
+    missing = charts.Chart("binderhub", charts.BINDERHUB.repository, "9.9.9")
+    with pytest.raises(KubeCommandFailed) as raised:
+        helm.helm("template", "release", *missing.reference(stand_ins))
+    assert type(raised.value) is KubeCommandFailed
+    assert 'chart "binderhub" version "9.9.9" not found' in str(raised.value)

@@ -159,11 +159,16 @@ def test_not_found_has_its_own_name(make_runner, tool, stderr):
         getattr(runner, tool)("status", "hub")
 
 
-def test_a_chart_not_found_is_a_permanent_failure_not_a_missing_release(make_runner):
-    runner = make_runner(helm="echo 'Error: path \"/charts/binderhub\" not found' >&2; exit 1")
+@pytest.mark.parametrize("message", [
+    'Error: path "/charts/binderhub" not found',
+    'Error: chart "binderhub" version "9.9.9" not found in http://127.0.0.1:8879 repository',
+], ids=["path", "version"])
+def test_a_chart_not_found_is_a_permanent_failure_not_a_missing_release(make_runner, message):
+    runner = make_runner(helm=f"echo '{message}' >&2; exit 1")
     with pytest.raises(KubeCommandFailed) as raised:
-        runner.helm("upgrade", "--install", "hub", "/charts/binderhub")
+        runner.helm("upgrade", "--install", "hub", "binderhub")
     assert type(raised.value) is KubeCommandFailed
+    assert message in str(raised.value)
 
 
 def test_a_hung_tool_is_killed_at_the_timeout_as_a_transient_error(make_runner):

@@ -9,7 +9,7 @@ import yaml
 
 from chalicelib import charts, values
 from chalicelib.hub_request import HubRequest, Limits
-from coursehub_local.charts import CHARTS_DIR, build_schemas
+from coursehub_local.charts import build_schemas, chart_path
 from coursehub_local.tools import tool_path
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
@@ -82,7 +82,7 @@ def test_placeholders_replace_every_secret():
 def render(chart, generated, tmp_path):
     path = tmp_path / f"{chart.name}.json"
     path.write_text(json.dumps(generated))
-    result = subprocess.run([str(tool_path("helm")), "template", "release", *chart.reference(str(CHARTS_DIR)),
+    result = subprocess.run([str(tool_path("helm")), "template", "release", str(chart_path(chart.name)),
                              "-f", str(path)], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return [doc for doc in yaml.safe_load_all(result.stdout) if doc]

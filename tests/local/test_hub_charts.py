@@ -57,7 +57,7 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
     secrets = hub_charts.chart_secrets(stack.client("secretsmanager"), request_)
     with cluster_session(eks, stack.client("sts"), name, bin_dir=settings.tools_dir,
                          timeout=settings.kube_timeout_seconds) as runner:
-        installed = [hub_charts.install(runner, key, request_, chart_directory=settings.chart_directory,
+        installed = [hub_charts.install(runner, key, request_, chart_repository=settings.chart_repository,
                                         secrets=secrets) for key in ("ingress", "cert_manager", "binderhub")]
         assert [i["release"] for i in installed] == ["nginx-ingress", "cert-manager", "binderhub"]
         assert all(i["revision"] == 1 for i in installed)
@@ -85,6 +85,6 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
         verified = until(https_check.verify_hub, request_.binder, request_.hub, errors=https_check.HubNotAnswering)
         assert verified["binder_url"] == f"https://{request_.binder}"
 
-        again = hub_charts.install(runner, "binderhub", request_, chart_directory=settings.chart_directory,
+        again = hub_charts.install(runner, "binderhub", request_, chart_repository=settings.chart_repository,
                                    secrets=secrets)
         assert again["revision"] == 2  # a rerun upgrades in place: one revision more, nothing duplicated

@@ -1,10 +1,7 @@
 """Releases on a local EKS cluster with the real helm 3 and helm 4 (kubectl layers v31 and v33) and the stand-in charts."""
 import base64
-import functools
 import gzip
-import http.server
 import json
-import threading
 from datetime import date
 
 import pytest
@@ -15,8 +12,8 @@ from chalicelib.hub_request import HubRequest, Limits
 from chalicelib.kube_session import cluster_session
 from chalicelib.releases import (apply_manifest, deployments_ready, install_or_upgrade, recover_if_stuck,
                                  release_status, uninstall)
-from chalicelib.runner import Runner
-from coursehub_local.charts import CHARTS_DIR, chart_path
+from coursehub_local.chart_repository import ChartRepository
+from coursehub_local.charts import chart_path
 from coursehub_local.tools import tool_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup
@@ -66,23 +63,10 @@ def namespace(request, runner):
 
 
 @pytest.fixture(scope="module")
-def chart_repo(tmp_path_factory):
-    """An HTTP chart repository holding the stand-in BinderHub at the pinned version, as production's --repo."""
-    folder = tmp_path_factory.mktemp("chart-repo")
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=folder))
-    url = f"http://127.0.0.1:{server.server_address[1]}"
-    with Runner(str(tool_path("helm").parent), str(folder / "no-kubeconfig"), 30) as helm:
-        helm.helm("package", str(CHARTS_DIR / "binderhub"), "--destination", str(folder))
-        helm.helm("repo", "index", str(folder), "--url", url)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield url
-    server.shutdown()
-    server.server_close()
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
+def chart_repo():
+    """An HTTP chart repository holding the stand-ins at their pinned versions, as production's --repo."""
+    with ChartRepository() as repository:
+        yield repository.url
 
 
 def _decode(secret):
@@ -125,7 +109,7 @@ def history(runner, namespace):
 
 
 def test_upgrades_make_new_revisions_and_one_left_pending_is_rolled_back_first(runner, namespace, chart_repo):
-    pinned = charts.Chart("binderhub", chart_repo, charts.BINDERHUB.version).reference()  # production's --repo form
+    pinned = charts.BINDERHUB.reference(chart_repo)  # production's --repo form, from a mirror
     first = install_or_upgrade(runner, RELEASE, namespace, pinned, VALUES, TIMEOUT_S)
     assert (first["status"], first["revision"], first["namespace"]) == ("deployed", 1, namespace)
     second = install_or_upgrade(runner, RELEASE, namespace, LOCAL_CHART, {**VALUES, "replicas": 2}, TIMEOUT_S)
@@ -180,10 +164,11 @@ def test_a_bad_chart_path_fails_with_helms_message(runner, namespace):
 
 
 def test_a_bad_chart_version_fails_with_helms_message(runner, namespace, chart_repo):
-    reference = charts.Chart("binderhub", chart_repo, "0.0.0-no-such-version").reference()
+    reference = charts.Chart("binderhub", charts.BINDERHUB.repository, "0.0.0-no-such-version").reference(chart_repo)
     with pytest.raises(KubeCommandFailed) as raised:
         install_or_upgrade(runner, RELEASE, namespace, reference, VALUES, TIMEOUT_S)
-    assert 'version "0.0.0-no-such-version" not found' in str(raised.value)
+    assert type(raised.value) is KubeCommandFailed  # permanent: neither transient nor a missing release
+    assert 'chart "binderhub" version "0.0.0-no-such-version" not found' in str(raised.value)
 
 
 def test_values_the_chart_rejects_fail_without_revealing_the_secrets(runner, namespace):
