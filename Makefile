@@ -34,6 +34,7 @@ bench: setup
 	$(PY) bench/run.py
 	$(PY) bench/helm_install.py
 	$(PY) bench/provision.py
+	$(PY) bench/lifecycle.py
 
 local: setup
 	$(VENV)/bin/coursehub local up

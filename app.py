@@ -3,12 +3,15 @@ from __future__ import annotations
 
 import functools
 import threading
+from datetime import datetime, timezone
 
 import boto3
 from aws_lambda_powertools import Logger
+from botocore.config import Config
+from botocore.exceptions import ClientError
 from chalice import Chalice
 
-from chalicelib import slack
+from chalicelib import aws_retry, slack
 from chalicelib.settings import Settings
 
 app = Chalice(app_name="coursehub")
@@ -22,13 +25,14 @@ def settings() -> Settings:
 
 
 _client_lock = threading.Lock()
+_RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})  # longer waits: the state machines' Retry
 
 
 @functools.cache
 def aws(service: str):
     """One boto3 client per service; the endpoint comes from the standard AWS settings."""
     with _client_lock:  # boto3's default session is not safe to use from several threads at once
-        return boto3.client(service)
+        return boto3.client(service, config=_RETRIES)
 
 
 @app.middleware("all")
@@ -40,15 +44,32 @@ def log_context(event, get_response):
     return get_response(event)
 
 
+@app.middleware("pure_lambda")
+def transient_aws_errors(event, get_response):
+    """Throttling or a 5xx that botocore's retries did not get past becomes AwsTransientError, retried by name."""
+    try:
+        return get_response(event)
+    except ClientError as error:
+        transient = aws_retry.transient(error)
+        if transient is None:
+            raise
+        logger.warning("AWS call failed transiently", extra={"cause": str(transient)})
+        raise transient from error
+
+
 @app.lambda_function(name="notify_slack")
 def notify_slack(event, context):
     """Post a message to the hub's Slack channel (the webhook URL stays in Secrets Manager)."""
     message = slack.message_from_event(event)
-    secret_arn = slack.secret_arn_from_event(event, settings().slack_webhook_secret_arn)
-    url = slack.webhook_url(aws("secretsmanager"), secret_arn)
-    slack.post(url, message, timeout=settings().slack_timeout_seconds)
-    logger.info("posted to Slack", extra={"chars": len(message["text"])})
+    _post(message["text"], slack.secret_arn_from_event(event, settings().slack_webhook_secret_arn),
+          message.get("blocks"))
     return {"posted": True}
+
+
+def _post(text: str, secret_arn: str, blocks: list | None = None) -> None:
+    message = {"text": text, **({"blocks": blocks} if blocks else {})}
+    slack.post(slack.webhook_url(aws("secretsmanager"), secret_arn), message, timeout=settings().slack_timeout_seconds)
+    logger.info("posted to Slack", extra={"chars": len(text)})
 
 
 # Provisioning Tasks (statemachine/provision.asl.json). chalicelib.provisioning pulls in pydantic and the
@@ -138,8 +159,110 @@ def provision_ready(event, context):
     return provisioning.ready(aws("dynamodb"), settings(), event)
 
 
-@app.lambda_function(name="provision_failed")
-def provision_failed(event, context):
-    """Record the hub FAILED with the failing step and cause."""
+@app.lambda_function(name="schedule_lifecycle")
+def schedule_lifecycle(event, context):
+    """Create or replace the hub's schedules: teardown at the term end, the reminder, nightly scaling."""
     from chalicelib import provisioning
-    return provisioning.failed(aws("dynamodb"), settings(), event)
+    return provisioning.schedule_lifecycle(aws("scheduler"), aws("dynamodb"), settings(), event, _now())
+
+
+@app.lambda_function(name="record_failure")
+def record_failure(event, context):
+    """Record the hub FAILED with the failing step and cause (both workflows)."""
+    from chalicelib import steps
+    return steps.record_failure(aws("dynamodb"), settings(), event)
+
+
+# The scaling function: the hub's nightly and morning schedules invoke it directly (no workflow needed).
+
+@app.lambda_function(name="scale_hub")
+def scale_hub(event, context):
+    """Scale the hub's node group down to zero or back up, record it and say so on Slack."""
+    from chalicelib import scaling
+    result = scaling.scale(aws("eks"), aws("dynamodb"), settings(), event, _now())
+    _post(result.pop("text"), result.pop("slack_secret_arn"))
+    logger.info("scaling", extra=result)
+    return result
+
+
+# Teardown Tasks (statemachine/teardown.asl.json).
+
+@app.lambda_function(name="teardown_start")
+def teardown_start(event, context):
+    """Record the hub as RETIRING and load its request."""
+    from chalicelib import teardown
+    return teardown.start(aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="uninstall_releases")
+def uninstall_releases(event, context):
+    """helm uninstall the hub's releases and delete their namespaces."""
+    from chalicelib import teardown
+    return teardown.uninstall_releases(aws, aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="check_released")
+def check_released(event, context):
+    """CloudResourcesRemain until the cluster's load balancers and volumes are gone from AWS."""
+    from chalicelib import teardown
+    return teardown.check_released(aws, aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="delete_dns")
+def delete_dns(event, context):
+    """Delete the hub's DNS records."""
+    from chalicelib import teardown
+    return teardown.delete_dns(aws("route53"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="delete_nodegroup")
+def delete_nodegroup(event, context):
+    """Start deleting the hub's node group."""
+    from chalicelib import teardown
+    return teardown.delete_nodegroup(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="check_nodegroup_deleted")
+def check_nodegroup_deleted(event, context):
+    """NodegroupStillExists until the node group is gone."""
+    from chalicelib import teardown
+    return teardown.check_nodegroup_deleted(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="delete_cluster")
+def delete_cluster(event, context):
+    """Start deleting the hub's EKS cluster."""
+    from chalicelib import teardown
+    return teardown.delete_cluster(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="check_cluster_deleted")
+def check_cluster_deleted(event, context):
+    """ClusterStillExists until the cluster is gone."""
+    from chalicelib import teardown
+    return teardown.check_cluster_deleted(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="delete_schedules")
+def delete_schedules(event, context):
+    """Delete the hub's schedules."""
+    from chalicelib import teardown
+    return teardown.delete_schedules(aws("scheduler"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="audit_hub")
+def audit_hub(event, context):
+    """Find, clean and report anything still tagged for the hub."""
+    from chalicelib import teardown
+    return teardown.audit_hub(aws, aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="teardown_retired")
+def teardown_retired(event, context):
+    """Record the hub RETIRED with the audit."""
+    from chalicelib import teardown
+    return teardown.retired(aws("dynamodb"), settings(), event)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)

@@ -29,7 +29,7 @@ def main() -> int:
     stack.clock.sleep = counted_sleep  # before start(): the engine's waits are bound to it then
     with stack:
         sfn = stack.client("stepfunctions")
-        request = sample_request(stack)
+        request = sample_request()
         invocations_before = len(stack.dispatcher.invocations)
         simulated_start, real_start = stack.clock.time(), time.perf_counter()
         slept.clear()

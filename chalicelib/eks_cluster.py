@@ -24,6 +24,10 @@ class NodegroupNotReady(CourseHubError):
     """The node group is still being created or updated (retry later)."""
 
 
+class NodegroupBusy(CourseHubError):
+    """The node group is being updated; a scaling or deletion has to wait (retry later)."""
+
+
 class ClusterFailed(CourseHubError):
     """AWS reports the cluster or node group FAILED, or it belongs to something else."""
 

@@ -45,3 +45,7 @@ class KubeCommandFailed(KubeError):
 
 class KubeNotFound(KubeCommandFailed):
     """The release or object the command names does not exist (deletes treat this as done)."""
+
+
+class AwsTransientError(CourseHubError):
+    """AWS throttled a call or answered 5xx after botocore's own retries; the state machines retry with backoff."""

@@ -5,7 +5,9 @@ retried step updates its own entry instead of appending duplicates.
 """
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
@@ -13,6 +15,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from chalicelib.errors import CourseHubError
 
 STATUSES = ("PROVISIONING", "READY", "FAILED", "RETIRING", "RETIRED")
+HUB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")  # short enough for "<hub id>-<purpose>" schedule names
 _serialize = TypeSerializer().serialize
 _deserialize = TypeDeserializer().deserialize
 
@@ -45,7 +48,7 @@ def get(dynamodb: Any, table: str, hub_id: str) -> dict:
     found = dynamodb.get_item(TableName=table, Key={"hub_id": {"S": hub_id}}, ConsistentRead=True).get("Item")
     if not found:
         raise HubNotFound(f"no hub {hub_id}")
-    return {k: _deserialize(v) for k, v in found.items()}
+    return {k: _plain(_deserialize(v)) for k, v in found.items()}
 
 
 def step_started(dynamodb: Any, table: str, hub_id: str, step: str) -> None:
@@ -66,10 +69,7 @@ def set_status(dynamodb: Any, table: str, hub_id: str, status: str, **fields: An
     """Set the hub's status and any extra top-level fields (URLs, error, ...)."""
     if status not in STATUSES:
         raise ValueError(f"unknown status {status}")
-    names = {"#status": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
-    values = {":status": status, ":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
-    sets = ["#status = :status", "updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
-    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values)
+    update(dynamodb, table, hub_id, status=status, **fields)
 
 
 def _update(dynamodb: Any, table: str, hub_id: str, expression: str, names: dict, values: dict) -> None:
@@ -82,5 +82,24 @@ def _update(dynamodb: Any, table: str, hub_id: str, expression: str, names: dict
         raise HubNotFound(f"no hub {hub_id}") from None
 
 
+def _plain(value: Any) -> Any:
+    """DynamoDB numbers come back as Decimal; the record is plain JSON for the workflows and the API."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, set)):
+        return [_plain(v) for v in value]
+    return value
+
+
 def _item(record: dict) -> dict:
     return {k: _serialize(v) for k, v in record.items()}
+
+
+def update(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
+    """Set top-level fields (scale, schedules, audit, ...) without changing the status."""
+    names = {f"#f{i}": k for i, k in enumerate(fields)}
+    values = {":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
+    sets = ["updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values)

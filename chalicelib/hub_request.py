@@ -54,6 +54,8 @@ class Nodes(_Model):
     @field_validator("instance_type")
     @classmethod
     def _allowed_type(cls, value: str, info: ValidationInfo) -> str:
+        if _stored(info):
+            return value
         allowed = _limits(info).instance_types
         if value not in allowed:
             raise ValueError(f"instance type {value!r} is not allowed here; choose one of {', '.join(allowed)}")
@@ -62,7 +64,7 @@ class Nodes(_Model):
     @field_validator("max_size")
     @classmethod
     def _bounded(cls, value: int, info: ValidationInfo) -> int:
-        if value > _limits(info).max_nodes:
+        if not _stored(info) and value > _limits(info).max_nodes:
             raise ValueError(f"at most {_limits(info).max_nodes} nodes per hub")
         return value
 
@@ -73,6 +75,20 @@ class Culling(_Model):
     timeout: int = Field(3600, ge=300, le=7 * 86400)
     every: int = Field(600, ge=60, le=86400)
     max_age: int = Field(0, ge=0, le=30 * 86400)  # 0: no limit
+
+
+class ScalingWindow(_Model):
+    """When nobody teaches: the node group shrinks to zero at ``down_at`` and comes back at ``up_at`` (local times)."""
+
+    down_at: str = Field("20:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, the course's time zone")
+    up_at: str = Field("07:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$", description="HH:MM, the course's time zone")
+    weekdays_only: bool = Field(True, description="stay at zero on Saturdays and Sundays")
+
+    @model_validator(mode="after")
+    def _apart(self) -> "ScalingWindow":
+        if self.down_at == self.up_at:
+            raise ValueError("down_at and up_at must differ")
+        return self
 
 
 class ChartVersions(_Model):
@@ -112,6 +128,9 @@ class HubRequest(_Model):
     dockerhub_secret_arn: str = Field(pattern=SECRET_ARN)
     github_token_secret_arn: str = Field(pattern=SECRET_ARN)
     slack_webhook_secret_arn: str = Field(pattern=SECRET_ARN)
+    scaling: ScalingWindow | None = Field(None, description="nightly scale-down and morning scale-up; none: always on")
+    reminder_days: int = Field(7, ge=1, le=60, description="days before the term end to remind on Slack")
+    rollback_on_failure: bool = Field(False, description="tear down what was built if provisioning fails")
 
     @field_validator("domain", "binder_host", "hub_host")
     @classmethod
@@ -123,6 +142,8 @@ class HubRequest(_Model):
     @field_validator("term_end")
     @classmethod
     def _within_horizon(cls, value: date, info: ValidationInfo) -> date:
+        if _stored(info):
+            return value
         limits = _limits(info)
         today = limits.today or date.today()
         if value <= today:
@@ -143,6 +164,8 @@ class HubRequest(_Model):
     @field_validator("kubernetes_version")
     @classmethod
     def _supported_version(cls, value: str, info: ValidationInfo) -> str:
+        if _stored(info):
+            return value
         supported = _limits(info).kubernetes_versions
         if value not in supported:
             raise ValueError(f"Kubernetes {value} is not offered; choose one of {', '.join(supported)}")
@@ -183,6 +206,20 @@ class HubRequest(_Model):
         merged = {**(defaults or {}), **data} if isinstance(data, dict) else data
         return cls.model_validate(merged, context={"limits": limits})
 
+    @classmethod
+    def stored(cls, data: dict) -> "HubRequest":
+        """A request accepted earlier, read back from the hub record or a workflow's input.
+
+        Its shape is checked again, but not what depends on the day or the stage's
+        current limits: a hub accepted in September stays valid when its term nears
+        its end or when the stage narrows its instance types.
+        """
+        return cls.model_validate(data, context={"stored": True})
+
 
 def _limits(info: ValidationInfo) -> Limits:
     return (info.context or {}).get("limits") or Limits()
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool((info.context or {}).get("stored"))

@@ -1,7 +1,8 @@
 """One settings object, built once from the environment.
 
-Per-stage values live in ``.chalice/config.json``; the deployment and the local
-stack only differ in these values and in the AWS endpoint boto3 is given.
+Per-stage values live in ``.chalice/config.json`` and the deployment's
+parameters; the deployment and the local stack only differ in these values and
+in the AWS endpoint boto3 is given.
 """
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import SettingsError
+
+DEFAULT_INSTANCE_TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge")
 
 
 @dataclass(frozen=True)
@@ -22,12 +25,23 @@ class Settings:
     slack_timeout_seconds: float = 10.0
     tools_dir: str = "/opt"  # the kubectl/helm layer: /opt/helm/helm, /opt/kubectl/kubectl
     kube_timeout_seconds: float = 120.0
-    chart_directory: str | None = None  # None: charts come from their repositories (chalicelib/charts.py)
-    # What the provisioning functions need from the deployment; checked when used (``require``).
+    chart_repository: str | None = None  # None: each chart from its own repository (chalicelib/charts.py)
+    # What the stage allows a request to ask for, and what it fills in when a request leaves it out.
+    allowed_instance_types: tuple[str, ...] = DEFAULT_INSTANCE_TYPES
+    max_nodes_per_hub: int = 10
+    term_horizon_days: int = 270
+    dockerhub_secret_arn: str = ""
+    github_token_secret_arn: str = ""
+    # What the provisioning and lifecycle functions need from the deployment; checked when used (``require``).
     cluster_role_arn: str = ""
     node_role_arn: str = ""
     kube_role_arns: tuple[str, ...] = ()  # roles of the functions that talk to Kubernetes; made cluster admins
     subnet_ids: tuple[str, ...] = ()
+    schedule_group: str = ""
+    scheduler_role_arn: str = ""
+    teardown_state_machine_arn: str = ""
+    scale_function_arn: str = ""
+    notify_function_arn: str = ""
 
     def require(self, *names: str) -> None:
         """Raise SettingsError naming the first of ``names`` that the deployment did not provide."""
@@ -35,41 +49,73 @@ class Settings:
             if not getattr(self, name):
                 raise SettingsError(f"environment variable {name.upper()} is not set")
 
+    def limits(self):
+        """The stage's bounds on a hub request."""
+        from chalicelib.hub_request import Limits
+
+        return Limits(instance_types=self.allowed_instance_types, max_nodes=self.max_nodes_per_hub,
+                      term_horizon_days=self.term_horizon_days)
+
+    def request_defaults(self) -> dict:
+        """What a request may leave out because the stage provides it: the default secrets' ARNs."""
+        defaults = {"dockerhub_secret_arn": self.dockerhub_secret_arn,
+                    "github_token_secret_arn": self.github_token_secret_arn,
+                    "slack_webhook_secret_arn": self.slack_webhook_secret_arn}
+        return {name: value for name, value in defaults.items() if value}
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         """Build the settings, naming the first missing or malformed variable."""
         env = os.environ if environ is None else environ
 
+        def text(name: str) -> str:
+            return env.get(name, "").strip()
+
         def required(name: str) -> str:
-            value = env.get(name, "").strip()
-            if not value:
+            if not text(name):
                 raise SettingsError(f"environment variable {name} is not set")
+            return text(name)
+
+        def listed(name: str) -> tuple[str, ...]:
+            return tuple(item.strip() for item in text(name).split(",") if item.strip())
+
+        def number(name: str, default: float, low: float, high: float, why: str = "") -> float:
+            raw = text(name) or str(default)
+            try:
+                value = float(raw)
+            except ValueError:
+                raise SettingsError(f"{name} is not a number: {raw!r}") from None
+            if not low <= value <= high:
+                raise SettingsError(f"{name} must be in [{low:g}, {high:g}]{why}")
             return value
 
-        timeout_text = env.get("SLACK_TIMEOUT_SECONDS", "10")
-        try:
-            timeout = float(timeout_text)
-        except ValueError:
-            raise SettingsError(f"SLACK_TIMEOUT_SECONDS is not a number: {timeout_text!r}") from None
-        if not 0 < timeout <= 60:
-            raise SettingsError("SLACK_TIMEOUT_SECONDS must be in (0, 60]")
-        kube_timeout_text = env.get("KUBE_TIMEOUT_SECONDS", "120")
-        try:
-            kube_timeout = float(kube_timeout_text)
-        except ValueError:
-            raise SettingsError(f"KUBE_TIMEOUT_SECONDS is not a number: {kube_timeout_text!r}") from None
-        if not 10 <= kube_timeout <= 600:
-            raise SettingsError("KUBE_TIMEOUT_SECONDS must be in [10, 600] (a Lambda runs 15 minutes at most)")
+        slack_timeout = number("SLACK_TIMEOUT_SECONDS", 10, 0.1, 60)
+        kube_timeout = number("KUBE_TIMEOUT_SECONDS", 120, 10, 600, " (a Lambda runs 15 minutes at most)")
+        max_nodes = number("MAX_NODES_PER_HUB", 10, 1, 450, " (EKS allows 450 nodes per node group)")
+        horizon = number("TERM_HORIZON_DAYS", 270, 1, 730)
+        repository = text("CHART_REPOSITORY") or None
+        if repository and not repository.startswith(("https://", "http://")):
+            raise SettingsError(f"CHART_REPOSITORY must be an http(s):// Helm repository URL: {repository!r}")
         return cls(
             stage=required("STAGE"),
             hub_table_name=required("HUB_TABLE_NAME"),
             slack_webhook_secret_arn=required("SLACK_WEBHOOK_SECRET_ARN"),
-            slack_timeout_seconds=timeout,
-            tools_dir=env.get("TOOLS_DIR", "").strip() or "/opt",
+            slack_timeout_seconds=slack_timeout,
+            tools_dir=text("TOOLS_DIR") or "/opt",
             kube_timeout_seconds=kube_timeout,
-            chart_directory=env.get("CHART_DIRECTORY", "").strip() or None,
-            cluster_role_arn=env.get("CLUSTER_ROLE_ARN", "").strip(),
-            node_role_arn=env.get("NODE_ROLE_ARN", "").strip(),
-            kube_role_arns=tuple(a.strip() for a in env.get("KUBE_ROLE_ARNS", "").split(",") if a.strip()),
-            subnet_ids=tuple(s.strip() for s in env.get("SUBNET_IDS", "").split(",") if s.strip()),
+            chart_repository=repository,
+            allowed_instance_types=listed("ALLOWED_INSTANCE_TYPES") or DEFAULT_INSTANCE_TYPES,
+            max_nodes_per_hub=int(max_nodes),
+            term_horizon_days=int(horizon),
+            dockerhub_secret_arn=text("DOCKERHUB_SECRET_ARN"),
+            github_token_secret_arn=text("GITHUB_TOKEN_SECRET_ARN"),
+            cluster_role_arn=text("CLUSTER_ROLE_ARN"),
+            node_role_arn=text("NODE_ROLE_ARN"),
+            kube_role_arns=listed("KUBE_ROLE_ARNS"),
+            subnet_ids=listed("SUBNET_IDS"),
+            schedule_group=text("SCHEDULE_GROUP"),
+            scheduler_role_arn=text("SCHEDULER_ROLE_ARN"),
+            teardown_state_machine_arn=text("TEARDOWN_STATE_MACHINE_ARN"),
+            scale_function_arn=text("SCALE_FUNCTION_ARN"),
+            notify_function_arn=text("NOTIFY_FUNCTION_ARN"),
         )

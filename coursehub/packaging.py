@@ -20,7 +20,9 @@ from coursehub import statemachines
 ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
 # Functions that run helm/kubectl: their roles become cluster admins through EKS access entries.
-KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates")
+KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates", "uninstall_releases")
+# Functions the hubs' schedules invoke directly (the teardown schedule starts a state machine instead).
+SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack")
 
 
 def app_functions() -> list[str]:
@@ -40,6 +42,15 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
     statement = resources["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
     statement["Resource"] = [{"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions]
     function_refs = {f: {"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions}
+    # Names are fixed, so ARNs are built from them: no dependency between a state machine and what it starts.
+    machine_arns = {statemachines.state_machine_placeholder(s.name): _arn("states", "stateMachine:" + s.deployed_name(
+        "coursehub", stage)) for s in [*statemachines.sources(), *sources]}
+    teardown = machine_arns[statemachines.state_machine_placeholder("teardown")]
+    resources["ScheduleGroup"]["Properties"]["Name"] = f"coursehub-{stage}"
+    scheduler_statements = resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    scheduler_statements[0]["Resource"] = teardown
+    scheduler_statements[1]["Resource"] = [_function_arn(stage, f) for f in SCHEDULED_FUNCTIONS]
+    resources["StateMachineRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"] = teardown
     for source in sources:
         text = source.text
         resources[source.logical_id] = {
@@ -49,7 +60,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
                 "RoleArn": {"Fn::GetAtt": ["StateMachineRole", "Arn"]},
                 "Definition": json.loads(text),
                 "DefinitionSubstitutions": statemachines.substitutions(
-                    text, function_refs, {"HubTableName": {"Ref": "HubTable"}}),
+                    text, function_refs, {"HubTableName": {"Ref": "HubTable"}, **machine_arns}),
             },
         }
     kube_roles = [{"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in KUBE_FUNCTIONS if f in functions]
@@ -61,8 +72,23 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
             "NODE_ROLE_ARN": {"Ref": "NodeRoleArn"},
             "SUBNET_IDS": {"Fn::Join": [",", {"Ref": "SubnetIds"}]},
             "KUBE_ROLE_ARNS": {"Fn::Join": [",", kube_roles]},
+            "DOCKERHUB_SECRET_ARN": {"Ref": "DockerHubSecretArn"},
+            "GITHUB_TOKEN_SECRET_ARN": {"Ref": "GitHubTokenSecretArn"},
+            "SCHEDULE_GROUP": {"Ref": "ScheduleGroup"},
+            "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+            "TEARDOWN_STATE_MACHINE_ARN": teardown,
+            "SCALE_FUNCTION_ARN": _function_arn(stage, "scale_hub"),
+            "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),
         }}}}
     return base
+
+
+def _arn(service: str, resource: str) -> dict:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+
+def _function_arn(stage: str, function: str) -> dict:
+    return _arn("lambda", f"function:coursehub-{stage}-{function}")
 
 
 def package(stage: str, out_dir: Path | None = None) -> Path:

@@ -60,6 +60,11 @@ def function_placeholder(function_name: str) -> str:
     return to_cfn_resource_name(function_name) + "Arn"
 
 
+def state_machine_placeholder(name: str) -> str:
+    """``teardown`` -> ``TeardownStateMachineArn``: how one state machine names another (e.g. to start it)."""
+    return to_cfn_resource_name(name) + "StateMachineArn"
+
+
 def substitutions(text: str, functions: Mapping[str, Any], others: Mapping[str, Any] | None = None) -> dict:
     """The value of each placeholder in ``text``: function ARNs by Chalice name, then ``others``."""
     by_placeholder = {function_placeholder(name): value for name, value in functions.items()}
@@ -84,12 +89,14 @@ def render(text: str, values: Mapping[str, str]) -> str:
 
 
 def task_resources(definition: dict) -> Iterable[tuple[str, str]]:
-    """(state name, function reference) for every Task, in nested branches and Map processors too."""
+    """(state name, function or state machine it calls) for every Task, in nested branches and Map processors too."""
     for name, state in definition.get("States", {}).items():
         if state.get("Type") == "Task":
             resource = state["Resource"]
             if resource.startswith("arn:aws:states:::lambda:invoke"):
                 resource = state.get("Parameters", {}).get("FunctionName", resource)
+            elif resource.startswith("arn:aws:states:::states:startExecution"):
+                resource = state.get("Parameters", {}).get("StateMachineArn", resource)
             yield name, resource
         for branch in state.get("Branches", []):
             yield from task_resources(branch)

@@ -84,7 +84,11 @@ class LambdaDispatcher:
             response_headers["x-amz-function-error"] = "Unhandled"
             return _error(type(error).__name__, str(error),
                           traceback.format_exception(error)[-6:])
-        return json.dumps(result).encode()
+        try:
+            return json.dumps(result).encode()
+        except (TypeError, ValueError) as error:  # what the runtime answers for a result it cannot serialise
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return _error("Runtime.MarshalError", f"Unable to marshal response: {error}")
 
 
 def _error(error_type: str, message: str, trace: list[str] | None = None) -> bytes:

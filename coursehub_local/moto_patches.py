@@ -5,9 +5,14 @@ fails first if an upgrade moves any of these:
 
 - Lambda invokes (``LambdaSimpleBackend.invoke``) run the real handlers;
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
+- Scheduler records creation and modification at the stack's time (so a schedule made after
+  ``clock.advance()`` does not fire the occurrences it "missed");
 - EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
 - Route53 rejects deleting a record that does not exist, as AWS does;
 - an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None");
+- service integrations (e.g. ``states:startExecution``) pass their Parameters to the service in its own
+  casing and give back its answer in Step Functions' casing with ISO dates, as Step Functions does
+  (moto 5.2.5 sends ``StateMachineArn`` where boto expects ``stateMachineArn``, and cannot store a date);
 - ELB instance health and NLB target health follow the local clusters' Services and workloads
   (``cluster.instance_health``; moto calls every running instance InService / healthy).
 """
@@ -36,10 +41,12 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
         raise RuntimeError("moto is already patched by a running local stack")
     _dispatch_lambda_invokes(dispatcher)
     _sleep_on_clock(clock)
+    _schedules_on_clock(clock)
     _slow_eks(eks)
     _serve_access_entries(access)
     _strict_route53_deletes()
     _name_unnamed_executions()
+    _case_service_integration_parameters()
     _judge_load_balancer_health()
 
 
@@ -81,6 +88,12 @@ def _sleep_on_clock(clock: Clock) -> None:
         return int(original_seconds(self, env) - (clock.time() - time.time()))
 
     _replace(timestamp.Timestamp, "_get_wait_seconds", seconds_until)
+
+
+def _schedules_on_clock(clock: Clock) -> None:
+    import moto.scheduler.models as scheduler_models
+
+    _replace(scheduler_models, "unix_time", lambda: clock.time())  # moto calls it only without arguments
 
 
 def _slow_eks(eks: EksLifecycle) -> None:
@@ -138,6 +151,53 @@ def _name_unnamed_executions() -> None:
         return original(self, state_machine_arn, name or str(uuid.uuid4()), *args, **kwargs)
 
     _replace(StepFunctionsParserBackend, "start_execution", start_execution)
+
+
+def _case_service_integration_parameters() -> None:
+    import botocore.session
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service import (
+        StateTaskService)
+
+    session = botocore.session.get_session()
+
+    def normalise(self, parameters, boto_service_name=None, service_action_name=None):
+        service = self._get_boto_service_name(boto_service_name=boto_service_name)
+        action = self._get_boto_service_action(service_action_name=service_action_name)
+        model = session.get_service_model(service)
+        operation = next((name for name in model.operation_names if _snake(name) == action), None)
+        shape = model.operation_model(operation).input_shape if operation else None
+        if shape is not None:
+            self._to_boto_request(parameters, shape)
+
+    def normalise_response(self, response, boto_service_name=None, service_action_name=None):
+        service = self._get_boto_service_name(boto_service_name=boto_service_name)
+        action = self._get_boto_service_action(service_action_name=service_action_name)
+        model = session.get_service_model(service)
+        operation = next((name for name in model.operation_names if _snake(name) == action), None)
+        shape = model.operation_model(operation).output_shape if operation else None
+        if shape is not None:
+            self._from_boto_response(response, shape)
+        _dates_as_text(response)
+
+    _replace(StateTaskService, "_normalise_parameters", normalise)
+    _replace(StateTaskService, "_normalise_response", normalise_response)
+
+
+def _dates_as_text(value: Any) -> None:
+    import datetime
+
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, member in list(items):
+        if isinstance(member, datetime.datetime):
+            value[key] = member.isoformat()
+        else:
+            _dates_as_text(member)
+
+
+def _snake(name: str) -> str:
+    from botocore import xform_name
+
+    return xform_name(name)
 
 
 def _judge_load_balancer_health() -> None:

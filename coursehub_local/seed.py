@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any, Callable
 
 from coursehub import statemachines
-from coursehub_local.charts import CHARTS_DIR
 from coursehub_local.tools import layer_dir
 from coursehub_local.dispatch import DeployedFunction
 
@@ -39,7 +38,7 @@ class Seeded:
 
 def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_config: dict,
          functions: list[DeployedFunction], state_machine_files: list[statemachines.StateMachineSource],
-         slack_webhook_url: str) -> Seeded:
+         slack_webhook_url: str, chart_repository_url: str) -> Seeded:
     """Create everything; returns the environment the functions get."""
     out = Seeded()
     prefix = f"{app_name}-{stage}"
@@ -77,23 +76,37 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         out.subnet_ids.append(subnet["Subnet"]["SubnetId"])
 
     out.schedule_group = prefix
+    region = ec2.meta.region_name
     client("scheduler").create_schedule_group(Name=prefix)
 
     out.environment = {
         **chalice_config["environment"],
         "SLACK_WEBHOOK_SECRET_ARN": out.secrets["slack"],
-        # The only settings that differ from AWS: stand-in charts and the layer's binaries extracted locally.
-        "CHART_DIRECTORY": str(CHARTS_DIR),
+        "DOCKERHUB_SECRET_ARN": out.secrets["dockerhub"],
+        "GITHUB_TOKEN_SECRET_ARN": out.secrets["github"],
+        # The only settings that differ from AWS: the stand-in charts' repository and the layer's local binaries.
+        "CHART_REPOSITORY": chart_repository_url,
         "TOOLS_DIR": str(layer_dir()),
         # What the deployment provides.
         "CLUSTER_ROLE_ARN": out.roles["eks-cluster"],
         "NODE_ROLE_ARN": out.roles["eks-node"],
         "KUBE_ROLE_ARNS": out.roles["lambda"],
         "SUBNET_IDS": ",".join(out.subnet_ids),
+        "SCHEDULE_GROUP": out.schedule_group,
+        "SCHEDULER_ROLE_ARN": out.roles["scheduler"],
+        "TEARDOWN_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-teardown", out),
+        "SCALE_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-scale_hub", out),
+        "NOTIFY_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-notify_slack", out),
     }
     _deploy_functions(client("lambda"), functions, chalice_config, out)
     _deploy_state_machines(client("stepfunctions"), state_machine_files, functions, app_name, stage, out)
     return out
+
+
+def _arn(region: str, service: str, resource: str, out: Seeded) -> str:
+    """The ARN a deployed resource will have (names are fixed, so no lookup is needed)."""
+    account = out.roles["lambda"].split(":")[4]
+    return f"arn:aws:{service}:{region}:{account}:{resource}"
 
 
 def _deploy_functions(lam: Any, functions: list[DeployedFunction], chalice_config: dict, out: Seeded) -> None:
@@ -112,13 +125,14 @@ def _deploy_functions(lam: Any, functions: list[DeployedFunction], chalice_confi
 
 def _deploy_state_machines(sfn: Any, sources: list[statemachines.StateMachineSource],
                            functions: list[DeployedFunction], app_name: str, stage: str, out: Seeded) -> None:
-    lam_arn = "arn:aws:lambda:{region}:{account}:function:{name}"
-    account = out.roles["lambda"].split(":")[4]
-    arns = {f.function: lam_arn.format(region=sfn.meta.region_name, account=account, name=f.name)
-            for f in functions}
+    region = sfn.meta.region_name
+    arns = {f.function: _arn(region, "lambda", f"function:{f.name}", out) for f in functions}
+    others = {"HubTableName": out.environment["HUB_TABLE_NAME"],
+              **{statemachines.state_machine_placeholder(s.name): _arn(
+                  region, "states", f"stateMachine:{s.deployed_name(app_name, stage)}", out) for s in sources}}
     for source in sources:
         text = source.text
-        values = statemachines.substitutions(text, arns, {"HubTableName": out.environment["HUB_TABLE_NAME"]})
+        values = statemachines.substitutions(text, arns, others)
         created = sfn.create_state_machine(
             name=source.deployed_name(app_name, stage), roleArn=out.roles["states"],
             definition=statemachines.render(text, values))

@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+from botocore.config import Config
 
 from coursehub import statemachines
 from coursehub_local import moto_patches
 from coursehub_local.access_entries import AccessEntries
 from coursehub_local.acme_ca import LocalAcmeCa
+from coursehub_local.chart_repository import ChartRepository
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher, functions_of
 from coursehub_local.dns import LocalDns
 from coursehub_local.cluster.provider import LocalClusters
+from coursehub_local.faults import STACK_AGENT, Faults
 from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
 from coursehub_local.https_proxy import HttpsConnectProxy, client_environment, write_ca_bundle
 from coursehub_local.schedules import ScheduleRunner
@@ -35,6 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SMOKE_DIR = Path(__file__).resolve().parent / "smoke"
 CREDENTIALS = {"aws_access_key_id": "AKIACOURSEHUBLOCAL00", "aws_secret_access_key": "coursehub-local-secret-key"}
 TICK_SECONDS = 0.02
+_STACK_CLIENT = Config(user_agent_extra=STACK_AGENT)  # the stack's own calls are never faulted
 
 
 class PortInUse(RuntimeError):
@@ -73,6 +77,7 @@ class LocalStack:
             sts_endpoints=lambda: [self.endpoint])
         self.cluster_api: ClusterApiProvider = self.clusters
         self.access_entries = AccessEntries()
+        self.faults = Faults()  # errors to answer instead of moto (retry rehearsals)
         self.eks = EksLifecycle(self.timeline, self.config.eks, self.cluster_api)
         self.dispatcher: LambdaDispatcher | None = None
         self.slack: SlackReceiver | None = None
@@ -80,6 +85,7 @@ class LocalStack:
         self.schedules: ScheduleRunner | None = None
         self.https_proxy: HttpsConnectProxy | None = None
         self.ca_bundle: Path | None = None
+        self.chart_repository: ChartRepository | None = None
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -92,7 +98,8 @@ class LocalStack:
 
     def client(self, service: str) -> Any:
         """A boto3 client for the stack (what any program gets from ``.coursehub/local.json``)."""
-        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.config.region, **CREDENTIALS)
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=self.config.region,
+                            config=_STACK_CLIENT, **CREDENTIALS)
 
     def start(self) -> "LocalStack":
         from moto.core.config import default_user_config
@@ -114,8 +121,9 @@ class LocalStack:
             for port in (self.config.aws_port, self.config.slack_port):
                 _claimable(self.config.host, port)  # werkzeug exits the process on a busy port
             port = self.config.aws_port
-            self._server = make_server(self.config.host, port, DomainDispatcherApplication(create_backend_app),
-                                       threaded=True, request_handler=MotoRequestHandler)
+            moto_app = self.faults.wsgi(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self.config.host, port, moto_app, threaded=True,
+                                       request_handler=MotoRequestHandler)
             port = self.config.slack_port
             self.slack = SlackReceiver(self.config.host, port)
         except OSError as error:
@@ -128,11 +136,13 @@ class LocalStack:
         os.environ["MOTO_PORT"] = str(self._server.server_address[1])  # the Step Functions engine calls Lambda here
         self.slack.start()
         self._start_public_names()
+        self.chart_repository = ChartRepository().start()  # CHART_REPOSITORY: the stand-in charts
         sources = statemachines.sources() + [s for d in self.config.extra_state_machines
                                              for s in statemachines.sources(d)]
         self.seeded = seed(self.client, app_name=stage_config["app_name"], stage=self.config.stage,
                            chalice_config=stage_config, functions=functions,
-                           state_machine_files=sources, slack_webhook_url=self.slack.webhook_url)
+                           state_machine_files=sources, slack_webhook_url=self.slack.webhook_url,
+                           chart_repository_url=self.chart_repository.url)
         self._environment_for_handlers(self.seeded.environment)
         account = self.client("sts").get_caller_identity()["Account"]
         self.schedules = ScheduleRunner(self.clock, account, self.config.region, self.client)
@@ -153,6 +163,8 @@ class LocalStack:
             self.slack.stop()
         if self.https_proxy:
             self.https_proxy.stop()
+        if self.chart_repository:
+            self.chart_repository.stop()
         if self.ca_bundle:
             shutil.rmtree(self.ca_bundle.parent, ignore_errors=True)
         for thread in self._threads:
@@ -176,6 +188,7 @@ class LocalStack:
             "slack_url": self.slack.webhook_url,
             "https_proxy": self.https_proxy.url if self.https_proxy else None,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
+            "chart_repository": self.chart_repository.url if self.chart_repository else None,
             "api_url": None,
             "time_scale": self.clock.time_scale,
             "stage": self.config.stage,

@@ -67,3 +67,16 @@ def test_limits_come_from_the_stage():
     narrow = Limits(instance_types=("t3.large",), max_nodes=2, today=TODAY)
     found = errors({**GOOD, "nodes": {"instance_type": "m5.xlarge", "max_size": 3}}, narrow)
     assert set(found) == {"nodes.instance_type", "nodes.max_size"}
+
+
+def test_a_stored_request_is_not_judged_again_by_the_day_or_the_stage_limits():
+    accepted = HubRequest.parse({**GOOD, "nodes": {"instance_type": "m5.2xlarge", "max_size": 8}}, LIMITS)
+    data = accepted.model_dump(mode="json")
+    narrower = Limits(instance_types=("m5.large",), max_nodes=4, today=date(2027, 3, 1))  # the last day of term
+    assert errors(data, narrower).keys() == {"term_end", "nodes.instance_type", "nodes.max_size"}
+    assert HubRequest.stored(data) == accepted
+
+
+def test_a_stored_request_still_has_to_have_its_shape():
+    with pytest.raises(ValidationError, match="course_id"):
+        HubRequest.stored({**GOOD, "course_id": "CS 101"})

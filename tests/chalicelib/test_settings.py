@@ -11,13 +11,20 @@ def test_settings_are_read_from_the_environment():
     settings = Settings.from_env(GOOD)
     assert settings.hub_table_name == "hubs"
     assert settings.slack_timeout_seconds == 10.0
-    assert settings.tools_dir == "/opt" and settings.chart_directory is None  # as on AWS
+    assert settings.tools_dir == "/opt" and settings.chart_repository is None  # as on AWS
 
 
-def test_the_chart_directory_and_tools_dir_can_be_set():
-    settings = Settings.from_env({**GOOD, "CHART_DIRECTORY": "/charts", "TOOLS_DIR": "/tools",
+def test_the_chart_repository_and_tools_dir_can_be_set():
+    settings = Settings.from_env({**GOOD, "CHART_REPOSITORY": "http://127.0.0.1:8879", "TOOLS_DIR": "/tools",
                                   "KUBE_TIMEOUT_SECONDS": "60"})
-    assert (settings.chart_directory, settings.tools_dir, settings.kube_timeout_seconds) == ("/charts", "/tools", 60)
+    assert (settings.chart_repository, settings.tools_dir, settings.kube_timeout_seconds) == \
+        ("http://127.0.0.1:8879", "/tools", 60)
+
+
+@pytest.mark.parametrize("value", ["/charts", "oci://ghcr.io/nginx/charts", "charts.example.edu"])
+def test_a_chart_repository_that_is_not_an_http_url_is_rejected(value):
+    with pytest.raises(SettingsError, match="CHART_REPOSITORY"):
+        Settings.from_env({**GOOD, "CHART_REPOSITORY": value})
 
 
 @pytest.mark.parametrize("value", ["fast", "5", "900"])
@@ -37,3 +44,20 @@ def test_a_missing_variable_is_named(missing):
 def test_a_bad_slack_timeout_is_rejected(value):
     with pytest.raises(SettingsError, match="SLACK_TIMEOUT_SECONDS"):
         Settings.from_env({**GOOD, "SLACK_TIMEOUT_SECONDS": value})
+
+
+def test_the_stage_limits_and_default_secrets_come_from_the_environment():
+    settings = Settings.from_env({**GOOD, "ALLOWED_INSTANCE_TYPES": "m5.large, c5.xlarge", "MAX_NODES_PER_HUB": "4",
+                                  "TERM_HORIZON_DAYS": "120", "DOCKERHUB_SECRET_ARN": "arn:aws:secretsmanager:d",
+                                  "GITHUB_TOKEN_SECRET_ARN": ""})
+    limits = settings.limits()
+    assert (limits.instance_types, limits.max_nodes, limits.term_horizon_days) == (("m5.large", "c5.xlarge"), 4, 120)
+    assert settings.request_defaults() == {"dockerhub_secret_arn": "arn:aws:secretsmanager:d",
+                                           "slack_webhook_secret_arn": "arn:aws:secretsmanager:x"}
+
+
+@pytest.mark.parametrize("name, value", [("MAX_NODES_PER_HUB", "0"), ("MAX_NODES_PER_HUB", "many"),
+                                         ("TERM_HORIZON_DAYS", "1000"), ("SLACK_TIMEOUT_SECONDS", "0")])
+def test_a_limit_out_of_range_is_named(name, value):
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env({**GOOD, name: value})

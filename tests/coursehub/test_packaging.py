@@ -18,7 +18,7 @@ def test_the_packaged_template_lints_clean_and_has_a_policy_per_function(tmp_pat
         assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
         assert variables["KUBE_ROLE_ARNS"]["Fn::Join"][1] == [
             {"Fn::GetAtt": [role, "Arn"]} for role in ("InstallReleaseRole", "ConfigureLoadBalancerRole",
-                                                        "CheckCertificatesRole")]
+                                                            "CheckCertificatesRole", "UninstallReleasesRole")]
     machine = resources["ProvisionStateMachine"]["Properties"]
     assert machine["DefinitionSubstitutions"]["InstallReleaseArn"] == {"Fn::GetAtt": ["InstallRelease", "Arn"]}
     table = resources["HubTable"]["Properties"]

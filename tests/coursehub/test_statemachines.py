@@ -22,10 +22,12 @@ def test_there_is_something_to_check():
 def test_every_placeholder_names_a_function_and_every_task_uses_one(source):
     functions = known_functions()
     arns = {name: f"arn:aws:lambda:us-east-1:123456789012:function:x-{name}" for name in functions}
-    values = statemachines.substitutions(source.text, arns, {"HubTableName": "hubs"})
+    machines = {statemachines.state_machine_placeholder(s.name): f"arn:aws:states:us-east-1:123456789012:"
+                f"stateMachine:x-{s.name}" for s in SOURCES}
+    values = statemachines.substitutions(source.text, arns, {"HubTableName": "hubs", **machines})
     definition = json.loads(statemachines.render(source.text, values))
     for state, resource in statemachines.task_resources(definition):
-        assert resource in arns.values(), f"{source.name}: Task {state!r} calls {resource}"
+        assert resource in [*arns.values(), *machines.values()], f"{source.name}: Task {state!r} calls {resource}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
@@ -53,8 +55,21 @@ def test_cloudformation_and_the_local_stack_substitute_the_same_way(source):
     # Resolve CloudFormation's GetAtt with the same ARN scheme the stack uses, then compare.
     arn = "arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-{}"
     by_logical = {packaging.to_cfn_resource_name(f): arn.format(f) for f in functions}
-    cfn_values = {key: by_logical[value["Fn::GetAtt"][0]] if "Fn::GetAtt" in value else "hubs"
-                  for key, value in resource["DefinitionSubstitutions"].items()}
+    account = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}
+
+    def resolve(value):
+        if "Fn::GetAtt" in value:
+            return by_logical[value["Fn::GetAtt"][0]]
+        if "Fn::Sub" in value:
+            text = value["Fn::Sub"]
+            for name, replacement in account.items():
+                text = text.replace(name, replacement)
+            return text
+        return "hubs"
+
+    cfn_values = {key: resolve(value) for key, value in resource["DefinitionSubstitutions"].items()}
+    machines = {statemachines.state_machine_placeholder(s.name): "arn:aws:states:us-east-1:123456789012:"
+                f"stateMachine:coursehub-dev-{s.name}" for s in SOURCES}
     local_values = statemachines.substitutions(source.text, {f: arn.format(f) for f in functions},
-                                               {"HubTableName": "hubs"})
+                                               {"HubTableName": "hubs", **machines})
     assert cfn_values == local_values

@@ -40,7 +40,21 @@ def test_handlers_get_the_stand_in_charts_and_local_binaries_through_settings_on
     from chalicelib.settings import Settings
 
     settings = Settings.from_env()  # what a handler on this stack reads
-    assert all(chart.reference(settings.chart_directory)[0].startswith(settings.chart_directory)
+    assert settings.chart_repository == stack.chart_repository.url == stack.details()["chart_repository"]
+    assert all(chart.reference(settings.chart_repository)[1:3] == ["--repo", settings.chart_repository]
                for chart in PINNED.values())
     runner = Runner(settings.tools_dir, "/dev/null", settings.kube_timeout_seconds)
     assert "v4.1.4" in runner.helm("version", "--short")
+
+
+def test_a_result_that_is_not_json_fails_as_the_runtime_fails_not_as_a_server_error():
+    from decimal import Decimal
+
+    from coursehub_local.dispatch import DeployedFunction, LambdaDispatcher
+
+    function = DeployedFunction("app-dev-f", lambda event, context: {"n": Decimal("1")}, "app", "f")
+    headers = {}
+    body = LambdaDispatcher([function]).invoke("app-dev-f", b"{}", 128, 3, "arn:aws:lambda:::function:app-dev-f",
+                                               headers)
+    assert headers["x-amz-function-error"] == "Unhandled"
+    assert json.loads(body)["errorType"] == "Runtime.MarshalError"

@@ -3,6 +3,8 @@ import json
 import uuid
 from datetime import date, timedelta
 
+import pytest
+
 from chalicelib import hub_records
 from tests.conftest import eventually
 
@@ -98,3 +100,62 @@ def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
     assert record["status"] == "READY"
     assert record["steps"]["Create the cluster"]["detail"] == "reused"
     assert record["steps"]["Install BinderHub"]["detail"] == "binderhub revision 2"  # one revision more
+
+
+def test_a_chart_version_the_repository_lacks_fails_the_binderhub_install_with_helms_message(stack):
+    course = f"v{uuid.uuid4().hex[:6]}"
+    hub_id = f"hub-{course}"
+    before = len(stack.slack.messages())
+    request = {**hub_request(stack, course), "chart_versions": {"binderhub": "9.9.9"}}
+    described, history = provision(stack, hub_id, request)
+    assert described["status"] == "FAILED" and described["error"] == "ProvisioningFailed"
+    failures = [e["lambdaFunctionFailedEventDetails"] for e in history if e["type"] == "LambdaFunctionFailed"]
+    assert [f["error"] for f in failures if f["error"].startswith("Kube")] == ["KubeCommandFailed"]  # not retried
+
+    record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+    assert record["status"] == "FAILED"
+    assert record["error"]["step"] == "Install BinderHub"
+    assert record["error"]["error"] == "KubeCommandFailed"
+    assert 'chart "binderhub" version "9.9.9" not found' in record["error"]["cause"]
+    texts = stack.slack.texts()[before:]
+    assert texts[-1].startswith(f'Provisioning {hub_id} failed at step "Install BinderHub"')
+    assert "9.9.9" in texts[-1]
+
+
+def test_throttled_eks_calls_are_retried_and_the_hub_still_becomes_ready(stack):
+    course = f"t{uuid.uuid4().hex[:6]}"
+    hub_id = f"hub-{course}"
+    # The functions' clients try 3 times each; 4 throttles make one invocation fail, 3 more make another.
+    describe = stack.faults.inject("eks", "DescribeCluster", times=4)
+    create = stack.faults.inject("eks", "CreateNodegroup", times=3)
+    try:
+        described, history = provision(stack, hub_id, hub_request(stack, course))
+    finally:
+        stack.faults.clear()
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert (describe.answered, create.answered) == (4, 3)
+
+    failures = [e["lambdaFunctionFailedEventDetails"] for e in history if e["type"] == "LambdaFunctionFailed"]
+    throttled = [f for f in failures if f["error"] == "AwsTransientError"]
+    assert len(throttled) == 2 and all("failed with ThrottlingException" in f["cause"] for f in throttled)
+    assert all(f["error"] == "AwsTransientError" or f["error"].endswith("NotReady") for f in failures)
+    record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+    assert record["status"] == "READY"
+    eks = stack.client("eks")
+    assert f"coursehub-{course}" in eks.list_clusters()["clusters"]
+    assert len(eks.list_nodegroups(clusterName=f"coursehub-{course}")["nodegroups"]) == 1
+
+
+def test_a_request_outside_the_stage_limits_is_refused_by_the_first_step_and_creates_nothing(stack):
+    course = f"l{uuid.uuid4().hex[:6]}"
+    request = {**hub_request(stack, course), "nodes": {"instance_type": "p4d.24xlarge", "max_size": 40}}
+    before = len(stack.slack.messages())
+    described, history = provision(stack, f"hub-{course}", request)
+    assert described["status"] == "FAILED" and described["error"] == "ProvisioningFailed"
+
+    with pytest.raises(hub_records.HubNotFound):
+        hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], f"hub-{course}")
+    assert f"coursehub-{course}" not in stack.client("eks").list_clusters()["clusters"]
+    (text,) = stack.slack.texts()[before:]
+    assert 'failed at step "Record the hub"' in text
+    assert "nodes.instance_type" in text and "p4d.24xlarge" in text and "nodes.max_size" in text

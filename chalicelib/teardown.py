@@ -1,0 +1,181 @@
+"""The teardown steps as ``statemachine/teardown.asl.json`` calls them, in the order that leaves no orphans.
+
+Releases go first, so the cluster's cloud controller deletes the load
+balancers and volumes it made; then DNS, the node group, the cluster, the
+schedules; an audit looks for anything still tagged for the hub. Every step
+treats "already gone" as done, so a teardown works on a half-provisioned hub
+and a failed teardown can be started again.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from chalicelib import dns_records, eks_cluster, hub_charts, hub_records, hub_schedules, releases, steps
+from chalicelib.errors import CourseHubError
+from chalicelib.hub_request import HubRequest
+from chalicelib.settings import Settings
+
+# The kinds of AWS resources the cluster's controllers delete once the releases are gone.
+RELEASED_KINDS = ("classic_load_balancers", "load_balancers", "volumes")
+
+
+class CloudResourcesRemain(CourseHubError):
+    """The cluster still has load balancers or volumes in AWS (the controller is deleting them; retry later)."""
+
+
+class NodegroupStillExists(CourseHubError):
+    """The node group is being deleted (retry later)."""
+
+
+class ClusterStillExists(CourseHubError):
+    """The cluster is being deleted (retry later)."""
+
+
+def start(dynamodb: Any, settings: Settings, event: Any) -> dict:
+    """Record the hub as RETIRING; returns the workflow's state: the hub id, its stored request and names."""
+    hub_id = steps.hub_id_of(event)
+    record = hub_records.get(dynamodb, settings.hub_table_name, hub_id)
+    request = HubRequest.stored(record["request"])
+    reason = str(event.get("reason") or "retired on request")[:200]
+    hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "RETIRING", retire_reason=reason)
+    return {"hub_id": hub_id, "request": record["request"], "reason": reason, "hub": steps.names(request)}
+
+
+def uninstall_releases(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """Uninstall BinderHub, cert-manager and the ingress controller and delete their namespaces (no cluster: done)."""
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    if _cluster_status(clients("eks"), request.cluster_name) != "ACTIVE":
+        steps.finished(dynamodb, settings, event, step, "no active cluster")
+        return {"uninstalled": [], "cluster": "absent"}
+    uninstalled = []
+    with steps.kube(clients, settings, request) as runner:
+        for release in reversed(hub_charts.RELEASES.values()):  # BinderHub first, the ingress last
+            if releases.uninstall(runner, release.name, release.namespace):
+                uninstalled.append(release.name)
+        namespaces = sorted({r.namespace for r in hub_charts.RELEASES.values()})
+        runner.kubectl("delete", "namespace", *namespaces, "--ignore-not-found", "--wait=false")
+    steps.finished(dynamodb, settings, event, step, ", ".join(uninstalled) or "nothing installed")
+    return {"uninstalled": uninstalled, "cluster": "active"}
+
+
+def check_released(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """CloudResourcesRemain while the cluster's load balancers or volumes still exist in AWS.
+
+    The wait is bounded: on the last of ``attempts`` checks (``attempt`` is the state's retry count) what is
+    still there is left to the audit, which deletes it and reports it by id; so is everything when no
+    cluster is active to delete it.
+    """
+    from chalicelib import audit
+
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    if _cluster_status(clients("eks"), request.cluster_name) != "ACTIVE":
+        steps.finished(dynamodb, settings, event, step, "no active cluster; the audit checks")
+        return {"released": False}
+    found = audit.find(clients, cluster=request.cluster_name, kinds=RELEASED_KINDS)
+    remaining = {kind: ids for kind, ids in found.items() if ids}
+    if remaining and event.get("attempt", 0) < event.get("attempts", 0):
+        raise CloudResourcesRemain(f"still in AWS: {json.dumps(remaining)}")
+    detail = f"still in AWS after {event.get('attempts', 0) + 1} checks, left to the audit" if remaining else ""
+    steps.finished(dynamodb, settings, event, step, detail)
+    return {"released": not remaining, "remaining": remaining}
+
+
+def delete_dns(route53: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """Delete the hub's records from its hosted zone (none there, or no zone: done)."""
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    zone = request.hosted_zone_id or dns_records.find_zone(route53, request.domain)
+    deleted = dns_records.delete(route53, zone, [request.binder, request.hub]) if zone else []
+    steps.finished(dynamodb, settings, event, step, ", ".join(deleted) or "no records")
+    return {"zone_id": zone, "deleted": deleted}
+
+
+def delete_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    try:
+        eks.delete_nodegroup(clusterName=request.cluster_name, nodegroupName=eks_cluster.NODEGROUP)
+        outcome = "deleting"
+    except eks.exceptions.ResourceNotFoundException:
+        outcome = "already gone"
+    except eks.exceptions.ResourceInUseException:  # being deleted already, or being scaled: then wait
+        status = eks.describe_nodegroup(clusterName=request.cluster_name,
+                                        nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["status"]
+        if status != "DELETING":
+            raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is {status}") from None
+        outcome = "deleting"
+    steps.finished(dynamodb, settings, event, step, outcome)
+    return {"nodegroup": outcome}
+
+
+def check_nodegroup_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    try:
+        status = eks.describe_nodegroup(clusterName=request.cluster_name,
+                                        nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["status"]
+    except eks.exceptions.ResourceNotFoundException:
+        steps.finished(dynamodb, settings, event, step)
+        return {"nodegroup": "deleted"}
+    if status == "DELETE_FAILED":
+        raise eks_cluster.ClusterFailed(f"node group of {request.cluster_name} is DELETE_FAILED")
+    raise NodegroupStillExists(f"node group of {request.cluster_name} is {status}")
+
+
+def delete_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    try:
+        cluster = eks.describe_cluster(name=request.cluster_name)["cluster"]
+    except eks.exceptions.ResourceNotFoundException:
+        steps.finished(dynamodb, settings, event, step, "already gone")
+        return {"cluster": "already gone"}
+    if cluster.get("tags", {}).get(eks_cluster.HUB_TAG) != event["hub_id"]:
+        raise eks_cluster.ClusterFailed(f"cluster {request.cluster_name} does not belong to hub {event['hub_id']}")
+    if cluster["status"] != "DELETING":
+        eks.delete_cluster(name=request.cluster_name)
+    steps.finished(dynamodb, settings, event, step, "deleting")
+    return {"cluster": "deleting"}
+
+
+def check_cluster_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    status = _cluster_status(eks, request.cluster_name)
+    if status is not None:
+        raise ClusterStillExists(f"cluster {request.cluster_name} is {status}")
+    steps.finished(dynamodb, settings, event, step)
+    return {"cluster": "deleted"}
+
+
+def delete_schedules(scheduler: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    step = steps.started(dynamodb, settings, steps.checked(event))
+    settings.require("schedule_group")
+    deleted = hub_schedules.delete_all(scheduler, settings.schedule_group, event["hub_id"])
+    steps.finished(dynamodb, settings, event, step, ", ".join(deleted) or "none")
+    return {"deleted": deleted}
+
+
+def audit_hub(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """Look for anything still tagged for the hub's cluster or named for the hub, clean it, report each by id."""
+    from chalicelib import audit
+
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    zone = request.hosted_zone_id or dns_records.find_zone(clients("route53"), request.domain)
+    result = audit.audit(clients, cluster=request.cluster_name, hub_id=event["hub_id"],
+                         hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
+    steps.finished(dynamodb, settings, event, step, result["summary"])
+    return result
+
+
+def retired(dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """Record RETIRED with the audit."""
+    audit_result = event.get("audit") or {}
+    hub_records.set_status(dynamodb, settings.hub_table_name, steps.checked(event)["hub_id"], "RETIRED",
+                           audit={k: audit_result.get(k) for k in ("clean", "found", "cleaned", "remaining",
+                                                                   "summary")},
+                           schedules={})
+    return {"clean": bool(audit_result.get("clean")), "summary": audit_result.get("summary", "")}
+
+
+def _cluster_status(eks: Any, name: str) -> str | None:
+    try:
+        return eks.describe_cluster(name=name)["cluster"]["status"]
+    except eks.exceptions.ResourceNotFoundException:
+        return None

@@ -1,0 +1,107 @@
+"""The teardown state machine: nothing left behind, from any state a hub can be in."""
+import json
+import uuid
+
+from chalicelib import hub_records
+from tests.conftest import eventually
+from tests.local.test_provision_workflow import hub_request, provision
+
+
+def teardown(stack, hub_id, timeout=120):
+    sfn = stack.client("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=stack.seeded.state_machines["teardown"],
+                              input=json.dumps({"hub_id": hub_id, "reason": "a test retires it"}))["executionArn"]
+    return _finished(sfn, arn, timeout)
+
+
+def _finished(sfn, arn, timeout=120):
+    described = eventually(lambda: (d := sfn.describe_execution(executionArn=arn))["status"] != "RUNNING" and d,
+                           timeout=timeout)
+    return described, sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+
+
+def record_of(stack, hub_id):
+    return hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+
+
+def ready_hub(stack, letter):
+    course = f"{letter}{uuid.uuid4().hex[:6]}"
+    described, _ = provision(stack, f"hub-{course}", hub_request(stack, course))
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    return course, f"hub-{course}", f"coursehub-{course}"
+
+
+def test_a_teardown_that_fails_half_way_names_the_step_and_completes_when_started_again(stack):
+    course, hub_id, cluster = ready_hub(stack, "h")
+    before = len(stack.slack.messages())
+    stack.faults.inject("eks", "DeleteNodegroup", code="AccessDeniedException", status=403,
+                        message="not authorized to perform eks:DeleteNodegroup")
+    try:
+        described, _ = teardown(stack, hub_id)
+    finally:
+        stack.faults.clear()
+    assert described["status"] == "FAILED" and described["error"] == "TeardownFailed"
+    record = record_of(stack, hub_id)
+    assert record["status"] == "FAILED" and record["error"]["step"] == "Delete the node group"
+    assert "AccessDeniedException" in record["error"]["cause"]
+    failure = stack.slack.texts()[-1]
+    assert f'Retiring {hub_id} failed at step "Delete the node group"' in failure and "Start the teardown again" in failure
+    assert stack.client("eks").describe_cluster(name=cluster)["cluster"]["status"] == "ACTIVE"  # stopped there
+
+    described, _ = teardown(stack, hub_id)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    record = record_of(stack, hub_id)
+    assert record["status"] == "RETIRED" and record["audit"]["clean"], record["audit"]
+    assert record["steps"]["Uninstall the releases"]["detail"] == "nothing installed"  # the rerun found them gone
+    assert cluster not in stack.client("eks").list_clusters()["clusters"]
+    texts = stack.slack.texts()[before:]
+    assert texts[-1].startswith(f"The BinderHub of course {course} is retired") and "nothing left behind" in texts[-1]
+
+
+def test_a_hub_whose_provisioning_failed_after_the_cluster_is_rolled_back_and_audited_clean(stack):
+    course = f"r{uuid.uuid4().hex[:6]}"
+    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    request = {**hub_request(stack, course), "chart_versions": {"binderhub": "9.9.9"}, "rollback_on_failure": True}
+    described, _ = provision(stack, hub_id, request)
+    assert described["status"] == "FAILED"
+    assert record_of(stack, hub_id)["error"]["step"] == "Install BinderHub"
+
+    sfn = stack.client("stepfunctions")
+    started = eventually(lambda: [e["executionArn"] for e in sfn.list_executions(
+        stateMachineArn=stack.seeded.state_machines["teardown"])["executions"]
+        if json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])["hub_id"] == hub_id])
+    described, _ = _finished(sfn, started[0])
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    record = record_of(stack, hub_id)
+    assert record["status"] == "RETIRED" and record["audit"]["clean"], record["audit"]
+    assert record["retire_reason"] == "provisioning failed and the request asked for a rollback"
+    assert cluster not in stack.client("eks").list_clusters()["clusters"]
+    assert not [b for b in stack.client("elb").describe_load_balancers()["LoadBalancerDescriptions"]
+                if _tagged_for(stack.client("elb"), b["LoadBalancerName"], cluster)]
+
+
+def test_something_left_behind_is_found_by_the_audit_reported_by_id_and_cleaned(stack):
+    course, hub_id, cluster = ready_hub(stack, "o")
+    ec2, elb = stack.client("ec2"), stack.client("elb")
+    tag = [{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}]
+    volume = ec2.create_volume(Size=10, AvailabilityZone=f"{stack.config.region}a",
+                               TagSpecifications=[{"ResourceType": "volume", "Tags": tag}])["VolumeId"]
+    stray = f"a{uuid.uuid4().hex[:20]}"  # what a Service created outside the releases leaves behind
+    elb.create_load_balancer(LoadBalancerName=stray, AvailabilityZones=[f"{stack.config.region}a"], Tags=tag,
+                             Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 30080}])
+    before = len(stack.slack.messages())
+
+    described, _ = teardown(stack, hub_id)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    audit = record_of(stack, hub_id)["audit"]
+    assert volume in audit["found"]["volumes"] and stray in audit["found"]["classic_load_balancers"]
+    assert volume in audit["cleaned"]["volumes"] and stray in audit["cleaned"]["classic_load_balancers"]
+    assert audit["clean"]
+    summary = stack.slack.texts()[before:][-1]
+    assert volume in summary and stray in summary, summary
+    assert not ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume]}])["Volumes"]
+
+
+def _tagged_for(elb, name, cluster):
+    tags = elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"][0]["Tags"]
+    return any(t["Key"] == f"kubernetes.io/cluster/{cluster}" for t in tags)
