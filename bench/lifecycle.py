@@ -42,7 +42,7 @@ def main() -> int:
         while teardown is None and stack.clock.time() - term_start < (WEEKS + 1) * 7 * 86400:
             stack.clock.advance(STEP_HOURS * 3600)
             time.sleep(0.25)
-            teardown = next((e for e in _executions(sfn, stack) - executions if ":teardown:" in e), None)
+            teardown = next((e for e in _executions(sfn, stack) - executions if "-teardown:" in e), None)
         weeks = (stack.clock.time() - term_start) / (7 * 86400)
         term_calls = Counter(stack.dispatcher.invocations[invocations:])
         term_firings = stack.schedules.fired[firings:]
@@ -55,18 +55,17 @@ def main() -> int:
         if teardown is None:
             print("the term-end teardown did not start")
             return 1
-        before = len(stack.dispatcher.invocations)
         simulated_start, wall_start = stack.clock.time(), time.perf_counter()
         status = _wait(sfn, teardown)
         events = sfn.get_execution_history(executionArn=teardown, maxResults=1000)["events"]
-        calls = Counter(stack.dispatcher.invocations[before:])
+        calls = Counter(_invoked(e) for e in events if _invoked(e))
         record = hub_records.get(stack.client("dynamodb"), table, "hub-term")
         print(f"teardown: {status}; hub {record['status']}; audit: {record.get('audit', {}).get('summary')}")
         print(f"  state transitions:     {sum(e['type'].endswith('StateEntered') for e in events)}")
         by_function = ", ".join(f"{name.split('-')[-1]} {count}" for name, count in calls.most_common())
         print(f"  Lambda invocations:    {sum(calls.values())} ({by_function})")
-        print(f"  simulated time:        {(stack.clock.time() - simulated_start) / 60:.1f} min; "
-              f"wall {time.perf_counter() - wall_start:.1f} s")
+        print(f"  simulated time:        {(stack.clock.time() - simulated_start) / 60:.1f} min after it was seen "
+              f"running; wall {time.perf_counter() - wall_start:.1f} s")
         return 0 if status == "SUCCEEDED" and record["status"] == "RETIRED" else 1
 
 
@@ -74,6 +73,16 @@ def _wait(sfn, arn: str) -> str:
     while (status := sfn.describe_execution(executionArn=arn)["status"]) == "RUNNING":
         time.sleep(0.05)
     return status
+
+
+def _invoked(event: dict) -> str | None:
+    """The function a history event invokes (a Lambda Task, or a lambda:invoke integration), if any."""
+    if event["type"] == "LambdaFunctionScheduled":
+        return event["lambdaFunctionScheduledEventDetails"]["resource"].rsplit(":", 1)[-1]
+    details = event.get("taskScheduledEventDetails") or {}
+    if event["type"] == "TaskScheduled" and details.get("resourceType") == "lambda":
+        return json.loads(details["parameters"])["FunctionName"].rsplit(":", 1)[-1]
+    return None
 
 
 def _executions(sfn, stack) -> set[str]:

@@ -160,23 +160,19 @@ def _case_service_integration_parameters() -> None:
 
     session = botocore.session.get_session()
 
-    def normalise(self, parameters, boto_service_name=None, service_action_name=None):
-        service = self._get_boto_service_name(boto_service_name=boto_service_name)
-        action = self._get_boto_service_action(service_action_name=service_action_name)
-        model = session.get_service_model(service)
+    def shape(task, which, boto_service_name, service_action_name):
+        model = session.get_service_model(task._get_boto_service_name(boto_service_name=boto_service_name))
+        action = task._get_boto_service_action(service_action_name=service_action_name)
         operation = next((name for name in model.operation_names if _snake(name) == action), None)
-        shape = model.operation_model(operation).input_shape if operation else None
-        if shape is not None:
-            self._to_boto_request(parameters, shape)
+        return getattr(model.operation_model(operation), which) if operation else None
+
+    def normalise(self, parameters, boto_service_name=None, service_action_name=None):
+        if (found := shape(self, "input_shape", boto_service_name, service_action_name)) is not None:
+            self._to_boto_request(parameters, found)
 
     def normalise_response(self, response, boto_service_name=None, service_action_name=None):
-        service = self._get_boto_service_name(boto_service_name=boto_service_name)
-        action = self._get_boto_service_action(service_action_name=service_action_name)
-        model = session.get_service_model(service)
-        operation = next((name for name in model.operation_names if _snake(name) == action), None)
-        shape = model.operation_model(operation).output_shape if operation else None
-        if shape is not None:
-            self._from_boto_response(response, shape)
+        if (found := shape(self, "output_shape", boto_service_name, service_action_name)) is not None:
+            self._from_boto_response(response, found)
         _dates_as_text(response)
 
     _replace(StateTaskService, "_normalise_parameters", normalise)
