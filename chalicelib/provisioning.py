@@ -146,10 +146,11 @@ def schedule_lifecycle(scheduler: Any, dynamodb: Any, settings: Settings, event:
     """Create (or replace) the hub's schedules: teardown at the term end, the reminder, nightly scaling."""
     request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
     schedules = hub_schedules.replace(scheduler, settings, event["hub_id"], request, now)
-    retire_at = hub_schedules.teardown_time(request).isoformat()
-    hub_records.update(dynamodb, settings.hub_table_name, event["hub_id"], schedules=schedules, retire_at=retire_at)
+    retire = hub_schedules.teardown_time(request)
+    hub_records.update(dynamodb, settings.hub_table_name, event["hub_id"], schedules=schedules,
+                       retire_at=retire.isoformat())
     steps.finished(dynamodb, settings, event, step, ", ".join(schedules))
     scaling = (f"scaled to 0 nodes from {request.scaling.down_at} to {request.scaling.up_at}"
                f"{' and at weekends' if request.scaling.weekdays_only else ''}" if request.scaling else "always on")
-    return {"schedules": sorted(schedules), "retire_at": f"{hub_schedules.teardown_time(request):%Y-%m-%d %H:%M} "
-            f"{request.timezone}", "scaling": scaling}
+    return {"schedules": sorted(schedules), "retire_at": f"{retire:%Y-%m-%d %H:%M} {request.timezone}",
+            "scaling": scaling}

@@ -4,8 +4,6 @@ import json
 import subprocess
 import uuid
 
-import pytest
-
 from chalicelib.eks_token import get_token
 from chalicelib.kubeconfig import for_cluster, write_private
 from coursehub_local.tools import tool_path
