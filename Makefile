@@ -7,13 +7,13 @@ PY := $(VENV)/bin/python
 STAGE ?= dev
 PYTEST_ARGS ?=
 
-.PHONY: setup tools demo test package bench local clean
+.PHONY: setup tools demo test package bench local openapi clean
 
 setup: $(VENV)/.installed tools
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade "pip<26.3"  # chalice 1.34 requires pip<26.3
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
@@ -35,9 +35,13 @@ bench: setup
 	$(PY) bench/helm_install.py
 	$(PY) bench/provision.py
 	$(PY) bench/lifecycle.py
+	$(PY) bench/api.py
 
 local: setup
 	$(VENV)/bin/coursehub local up
+
+openapi: $(VENV)/.installed  # docs/openapi.json from the code; tests/coursehub/test_openapi.py checks it is current
+	$(PY) -m coursehub.openapi
 
 clean:
 	rm -rf $(VENV) build .coursehub

@@ -9,12 +9,12 @@ import boto3
 from aws_lambda_powertools import Logger
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from chalice import Chalice
+from chalice import Chalice, IAMAuthorizer, Response
 
 from chalicelib import aws_retry, slack
 from chalicelib.settings import Settings
 
-app = Chalice(app_name="coursehub")
+app = Chalice(app_name="coursehub", configure_logs=False)  # Powertools formats the "coursehub" logger
 logger = Logger()  # service name and level come from POWERTOOLS_* variables
 
 
@@ -38,8 +38,8 @@ def aws(service: str):
 @app.middleware("all")
 def log_context(event, get_response):
     """Add the function and request id to every log line."""
-    context = getattr(event, "context", None)
-    if context is not None:
+    context = getattr(event, "lambda_context", None) or getattr(event, "context", None)  # REST or pure Lambda
+    if hasattr(context, "function_name"):
         logger.append_keys(function=context.function_name, request_id=context.aws_request_id)
     return get_response(event)
 
@@ -70,6 +70,18 @@ def _post(text: str, secret_arn: str, blocks: list | None = None) -> None:
     message = {"text": text, **({"blocks": blocks} if blocks else {})}
     slack.post(slack.webhook_url(aws("secretsmanager"), secret_arn), message, timeout=settings().slack_timeout_seconds)
     logger.info("posted to Slack", extra={"chars": len(text)})
+
+
+@app.lambda_function(name="report_execution_end")
+def report_execution_end(event, context):
+    """A workflow run that ended (stopped, timed out, crashed) without its own failure report: record it, say so."""
+    from chalicelib import execution_reports
+    result = execution_reports.report(aws("dynamodb"), settings(), event)
+    message = result.pop("message", None)
+    if message:
+        _post(message["text"], message["slack_secret_arn"], message["blocks"])
+    logger.info("execution end", extra=result)
+    return result
 
 
 # Provisioning Tasks (statemachine/provision.asl.json). chalicelib.provisioning pulls in pydantic and the
@@ -180,7 +192,7 @@ def scale_hub(event, context):
     """Scale the hub's node group down to zero or back up, record it and say so on Slack."""
     from chalicelib import scaling
     result = scaling.scale(aws("eks"), aws("dynamodb"), settings(), event, _now())
-    _post(result.pop("text"), result.pop("slack_secret_arn"))
+    _post(result.pop("text"), result.pop("slack_secret_arn"), result.pop("blocks"))
     logger.info("scaling", extra=result)
     return result
 
@@ -262,6 +274,75 @@ def teardown_retired(event, context):
     """Record the hub RETIRED with the audit."""
     from chalicelib import teardown
     return teardown.retired(aws("dynamodb"), settings(), event)
+
+
+# The REST API: every route behind IAM (callers sign with SigV4); chalicelib.hub_api does the work.
+
+iam = IAMAuthorizer()
+
+
+@app.route("/hubs", methods=["POST"], authorizer=iam)
+def create_hub():
+    """Provision a course hub (202), or return the course's live hub (200)."""
+    request = app.current_request
+    return _answer(lambda api: api.create(aws, settings(), api.json_object(request.raw_body),
+                                          api.idempotency_key(request.headers.get("idempotency-key")), _caller(),
+                                          app.lambda_context))
+
+
+@app.route("/hubs", methods=["GET"], authorizer=iam)
+def list_hubs():
+    """A page of hubs, optionally with one status."""
+    return _answer(lambda api: api.list_hubs(aws, settings(), dict(app.current_request.query_params or {})))
+
+
+@app.route("/hubs/{hub_id}", methods=["GET"], authorizer=iam)
+def get_hub(hub_id):
+    """A hub's status, steps, URLs, scale, schedules and last error."""
+    return _answer(lambda api: api.get(aws, settings(), api.hub_id(hub_id)))
+
+
+@app.route("/hubs/{hub_id}", methods=["PATCH"], authorizer=iam)
+def update_hub(hub_id):
+    """Change the term end, the scaling window, node sizes or the reminder; the schedules follow."""
+    return _answer(lambda api: api.update(aws, settings(), api.hub_id(hub_id),
+                                          api.json_object(app.current_request.raw_body), _now()))
+
+
+@app.route("/hubs/{hub_id}", methods=["DELETE"], authorizer=iam)
+def retire_hub(hub_id):
+    """Start the teardown (202), or return the one running."""
+    return _answer(lambda api: api.retire(aws, settings(), api.hub_id(hub_id), _caller()))
+
+
+@app.route("/hubs/{hub_id}/retry", methods=["POST"], authorizer=iam)
+def retry_hub(hub_id):
+    """Start a FAILED hub's workflow again."""
+    return _answer(lambda api: api.retry(aws, settings(), api.hub_id(hub_id), _caller()))
+
+
+@app.middleware("http")
+def api_error_shape(event, get_response):
+    """Chalice's own errors (unsupported media type, method not allowed, ...) in the API's error shape."""
+    from chalicelib import hub_api
+    return hub_api.reshape(get_response(event))
+
+
+def _answer(work) -> Response:
+    from chalicelib import hub_api
+    try:
+        status, body = work(hub_api)
+    except hub_api.ApiError as error:
+        logger.info("request refused", extra={"code": error.code, "field": error.field, "status": error.status})
+        return Response(error.body(), status_code=error.status)
+    headers = {"Location": f"/hubs/{body['hub_id']}"} if status == 202 else {}
+    return Response(body, status_code=status, headers=headers)
+
+
+def _caller() -> str:
+    """Who signed the request: API Gateway puts the IAM identity it verified into the request context."""
+    identity = (app.current_request.context or {}).get("identity") or {}
+    return identity.get("userArn") or identity.get("caller") or "unknown"
 
 
 def _now() -> datetime:

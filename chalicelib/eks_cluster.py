@@ -28,6 +28,10 @@ class NodegroupBusy(CourseHubError):
     """The node group is being updated; a scaling or deletion has to wait (retry later)."""
 
 
+class ClusterBusy(CourseHubError):
+    """The cluster is still being created or updated, so it cannot be deleted yet (retry later)."""
+
+
 class ClusterFailed(CourseHubError):
     """AWS reports the cluster or node group FAILED, or it belongs to something else."""
 

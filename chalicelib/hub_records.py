@@ -32,10 +32,10 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def create(dynamodb: Any, table: str, hub_id: str, request: dict) -> dict:
-    """Record a new hub as PROVISIONING; refuses to overwrite an existing one."""
+def create(dynamodb: Any, table: str, hub_id: str, request: dict, **fields: Any) -> dict:
+    """Record a new hub as PROVISIONING (with any extra top-level ``fields``); refuses to overwrite an existing one."""
     item = {"hub_id": hub_id, "status": "PROVISIONING", "request": request, "steps": {},
-            "created_at": now(), "updated_at": now()}
+            "created_at": now(), "updated_at": now(), **fields}
     try:
         dynamodb.put_item(TableName=table, Item=_item(item), ConditionExpression="attribute_not_exists(hub_id)")
     except dynamodb.exceptions.ConditionalCheckFailedException:
@@ -103,3 +103,51 @@ def update(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
     values = {":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
     sets = ["updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
     _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values)
+
+
+def put_unless_live(dynamodb: Any, table: str, record: dict) -> bool:
+    """Write a new hub record unless one exists that is not RETIRED; False (and nothing written) if one does."""
+    try:
+        dynamodb.put_item(TableName=table, Item=_item(record),
+                          ConditionExpression="attribute_not_exists(hub_id) OR #status = :retired",
+                          ExpressionAttributeNames={"#status": "status"},
+                          ExpressionAttributeValues={":retired": {"S": "RETIRED"}})
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def transition(dynamodb: Any, table: str, hub_id: str, seen: str, status: str, **fields: Any) -> bool:
+    """Set ``status`` (and ``fields``) only if the hub is still ``seen``; False if another writer got there first."""
+    values = {":seen": seen, ":status": status, ":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
+    names = {"#status": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
+    sets = ["#status = :status", "updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
+    try:
+        dynamodb.update_item(TableName=table, Key={"hub_id": {"S": hub_id}}, UpdateExpression="SET " + ", ".join(sets),
+                             ConditionExpression="#status = :seen", ExpressionAttributeNames=names,
+                             ExpressionAttributeValues={k: _serialize(v) for k, v in values.items()})
+    except dynamodb.exceptions.ConditionalCheckFailedException:
+        return False
+    return True
+
+
+def scan(dynamodb: Any, table: str, limit: int, status: str | None = None,
+         start: dict | None = None) -> tuple[list[dict], dict | None]:
+    """Up to ``limit`` hubs (with ``status``, if given) from ``start`` on; returns them and where the next page starts.
+
+    A scan suits a department's few dozen hubs; a status index would suit thousands.
+    """
+    found: list[dict] = []
+    key = {"hub_id": {"S": start["hub_id"]}} if start else None
+    while True:
+        params: dict = {"TableName": table, "Limit": limit - len(found), "ConsistentRead": True}
+        if key:
+            params["ExclusiveStartKey"] = key
+        if status:
+            params.update(FilterExpression="#status = :status", ExpressionAttributeNames={"#status": "status"},
+                          ExpressionAttributeValues={":status": {"S": status}})
+        page = dynamodb.scan(**params)
+        found += [{k: _plain(_deserialize(v)) for k, v in item.items()} for item in page.get("Items", [])]
+        key = page.get("LastEvaluatedKey")
+        if not key or len(found) >= limit:
+            return found, ({"hub_id": key["hub_id"]["S"]} if key else None)

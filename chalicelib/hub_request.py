@@ -217,6 +217,29 @@ class HubRequest(_Model):
         return cls.model_validate(data, context={"stored": True})
 
 
+class NodeSizes(_Model):
+    """New sizes for a running hub's node group (its instance type stays)."""
+
+    min_size: int | None = Field(None, ge=0)
+    desired_size: int | None = Field(None, ge=0)
+    max_size: int | None = Field(None, ge=1)
+
+
+class HubChanges(_Model):
+    """What ``PATCH /hubs/{hub_id}`` may change; the result is validated again as a whole request."""
+
+    term_end: date | None = None
+    scaling: ScalingWindow | None = Field(None, description="null: always on")
+    nodes: NodeSizes | None = None
+    reminder_days: int | None = Field(None, ge=1, le=60)
+
+    def apply(self, request: dict) -> dict:
+        """``request`` (as stored) with these changes; fields the caller did not send stay as they were."""
+        sent = self.model_dump(mode="json", exclude_unset=True)
+        nodes = {**request["nodes"], **{k: v for k, v in (sent.pop("nodes", None) or {}).items() if v is not None}}
+        return {**request, **sent, "nodes": nodes}
+
+
 def _limits(info: ValidationInfo) -> Limits:
     return (info.context or {}).get("limits") or Limits()
 

@@ -65,7 +65,8 @@ def plan(hub_id: str, request: HubRequest, settings: Settings, now: datetime) ->
         schedules.append(Schedule(
             f"{hub_id}-reminder", _at(remind), zone, settings.notify_function_arn,
             {"text": reminder_text(hub_id, request, retire),
-             "slack_secret_arn": request.slack_webhook_secret_arn},
+             "slack_secret_arn": request.slack_webhook_secret_arn,
+             "hub_id": hub_id, "outcome": "reminder", "urls": {"binder": f"https://{request.binder}"}},
             f"Remind the course team that hub {hub_id} will be retired", one_time=True))
     if request.scaling:
         days = "MON-FRI" if request.scaling.weekdays_only else "*"

@@ -26,11 +26,12 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> dict:
     hub_id = steps.checked(event)["hub_id"]
     request = HubRequest.parse(event["request"], settings.limits(), settings.request_defaults())
     accepted = request.model_dump(mode="json")
+    run = steps.run_of(event, "provision")
     try:
-        hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted)
+        hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, **run)
     except hub_records.HubAlreadyExists:
         hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "PROVISIONING", error=None,
-                               request=accepted)
+                               request=accepted, steps={}, current_step=None, **run)
     return {"hub_id": hub_id, "request": accepted, "hub": steps.names(request)}
 
 
@@ -132,13 +133,14 @@ def verify_hub(dynamodb: Any, settings: Settings, event: dict) -> dict:
 
 def ready(dynamodb: Any, settings: Settings, event: dict) -> dict:
     """Record READY with the URLs, cluster, load balancer and the node group's scale."""
-    request = steps.request_of(event)
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
     urls = {"binder": f"https://{request.binder}", "hub": f"https://{request.hub}"}
     nodes = request.nodes
     hub_records.set_status(dynamodb, settings.hub_table_name, event["hub_id"], "READY", urls=urls,
                            cluster=request.cluster_name, load_balancer=event["load_balancer"]["dns_name"],
                            scale={"direction": "up", "min_size": nodes.min_size,
                                   "desired_size": nodes.desired_size, "max_size": nodes.max_size})
+    steps.finished(dynamodb, settings, event, step)
     return urls
 
 

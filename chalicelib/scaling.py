@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import eks_cluster, hub_records, steps
+from chalicelib import eks_cluster, hub_records, slack_blocks, steps
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -34,15 +34,8 @@ def sizes(request: HubRequest, direction: str) -> dict[str, int]:
     return {"minSize": nodes.min_size, "desiredSize": nodes.desired_size, "maxSize": nodes.max_size}
 
 
-def scale(eks: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime) -> dict:
-    """Scale the hub's node group; returns what happened and the Slack text to post."""
-    hub_id, direction = parse_event(event)
-    record = hub_records.get(dynamodb, settings.hub_table_name, hub_id)
-    request = HubRequest.stored(record["request"])
-    if record["status"] != "READY":
-        return {"scaled": False, "hub_id": hub_id, "direction": direction, "slack_secret_arn":
-                request.slack_webhook_secret_arn,
-                "text": f"Hub {hub_id} was not scaled {direction}: it is {record['status']}, not READY."}
+def apply(eks: Any, request: HubRequest, direction: str, now: datetime) -> dict:
+    """Give the node group the sizes of ``direction`` (NodegroupBusy while it updates); returns the record's ``scale``."""
     wanted = sizes(request, direction)
     current = eks.describe_nodegroup(clusterName=request.cluster_name,
                                      nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["scalingConfig"]
@@ -52,15 +45,30 @@ def scale(eks: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime
                                         scalingConfig=wanted)
         except eks.exceptions.ResourceInUseException as error:
             raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is busy: {error}") from None
-    scale_record = {"direction": direction, "min_size": wanted["minSize"], "desired_size": wanted["desiredSize"],
-                    "max_size": wanted["maxSize"], "at": now.isoformat(timespec="seconds")}
+    return {"direction": direction, "min_size": wanted["minSize"], "desired_size": wanted["desiredSize"],
+            "max_size": wanted["maxSize"], "at": now.isoformat(timespec="seconds")}
+
+
+def scale(eks: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime) -> dict:
+    """Scale the hub's node group; returns what happened and the Slack message (text and blocks) to post."""
+    hub_id, direction = parse_event(event)
+    record = hub_records.get(dynamodb, settings.hub_table_name, hub_id)
+    request = HubRequest.stored(record["request"])
+    if record["status"] != "READY":
+        text = f"Hub {hub_id} was not scaled {direction}: it is {record['status']}, not READY."
+        return {"scaled": False, "hub_id": hub_id, "direction": direction, "slack_secret_arn":
+                request.slack_webhook_secret_arn, "text": text,
+                "blocks": slack_blocks.build(text, hub_id=hub_id, step=f"scale-{direction}", outcome="skipped")}
+    scale_record = apply(eks, request, direction, now)
     hub_records.update(dynamodb, settings.hub_table_name, hub_id, scale=scale_record)
     if direction == "down":
         text = (f"The BinderHub of course {request.course_id} is scaled down to 0 nodes for the night; "
                 f"it comes back at {request.scaling.up_at if request.scaling else 'the next scale-up'} "
                 f"({request.timezone}).")
     else:
-        text = (f"The BinderHub of course {request.course_id} is scaling up to {wanted['desiredSize']} "
+        text = (f"The BinderHub of course {request.course_id} is scaling up to {scale_record['desired_size']} "
                 f"node(s): https://{request.binder}")
+    urls = {"binder": f"https://{request.binder}"} if direction == "up" else None
     return {"scaled": True, "hub_id": hub_id, "direction": direction, "scale": scale_record, "text": text,
-            "slack_secret_arn": request.slack_webhook_secret_arn}
+            "slack_secret_arn": request.slack_webhook_secret_arn,
+            "blocks": slack_blocks.build(text, hub_id=hub_id, step=f"scale-{direction}", outcome="scaled", urls=urls)}

@@ -40,6 +40,8 @@ class Settings:
     schedule_group: str = ""
     scheduler_role_arn: str = ""
     teardown_state_machine_arn: str = ""
+    provision_state_machine_arn: str = ""
+    idempotency_table_name: str = ""  # the API's record of Idempotency-Key requests
     scale_function_arn: str = ""
     notify_function_arn: str = ""
 
@@ -116,6 +118,8 @@ class Settings:
             schedule_group=text("SCHEDULE_GROUP"),
             scheduler_role_arn=text("SCHEDULER_ROLE_ARN"),
             teardown_state_machine_arn=text("TEARDOWN_STATE_MACHINE_ARN"),
+            provision_state_machine_arn=text("PROVISION_STATE_MACHINE_ARN"),
+            idempotency_table_name=text("IDEMPOTENCY_TABLE_NAME"),
             scale_function_arn=text("SCALE_FUNCTION_ARN"),
             notify_function_arn=text("NOTIFY_FUNCTION_ARN"),
         )

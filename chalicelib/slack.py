@@ -2,14 +2,17 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
 from typing import Any, Callable
 
+from chalicelib import hub_records, slack_blocks
 from chalicelib.errors import InvalidEvent, SecretUnavailable, SlackPostFailed
 from chalicelib.secrets import read_secret
 
 Opener = Callable[..., Any]
+_URL = re.compile(r"^https://[^\s<>|]{1,2990}$")
 
 
 def webhook_url(secretsmanager: Any, secret_arn: str) -> str:
@@ -23,7 +26,13 @@ def webhook_url(secretsmanager: Any, secret_arn: str) -> str:
 
 
 def message_from_event(event: Any) -> dict:
-    """Validate a notify event: ``{"text": str, "blocks"?: list, "slack_secret_arn"?: str}``."""
+    """Validate a notify event and build its message.
+
+    ``{"text": str, "slack_secret_arn"?: str, "blocks"?: list}``, or instead of ``blocks`` the fields
+    Block Kit is built from (``slack_blocks.build``): ``hub_id``, ``step``, ``outcome`` (one of
+    ``slack_blocks.OUTCOMES``), ``urls`` (name -> https URL) and ``execution`` (the execution ARN).
+    ``text`` stays the message's text: Slack shows it in notifications and where blocks cannot be shown.
+    """
     if not isinstance(event, dict):
         raise InvalidEvent("notify event must be an object")
     text = event.get("text")
@@ -35,7 +44,33 @@ def message_from_event(event: Any) -> dict:
         if not isinstance(blocks, list):
             raise InvalidEvent("notify event field 'blocks' must be a list")
         message["blocks"] = blocks
+    described = _described(event)
+    if described and blocks is None:
+        message["blocks"] = slack_blocks.build(text, **described)
     return message
+
+
+def _described(event: dict) -> dict:
+    """The event's Block Kit fields that are present, each checked."""
+    described = {name: event[name] for name in ("hub_id", "step", "outcome", "urls", "execution")
+                 if event.get(name) is not None}
+    hub_id = described.get("hub_id")
+    if hub_id is not None and not (isinstance(hub_id, str) and hub_records.HUB_ID.match(hub_id)):
+        raise InvalidEvent("notify event field 'hub_id' must be a hub id")
+    step = described.get("step")
+    if step is not None and not (isinstance(step, str) and 0 < len(step) <= 200):
+        raise InvalidEvent("notify event field 'step' must be a state name (a string of 1 to 200 characters)")
+    if described.get("outcome") is not None and described["outcome"] not in slack_blocks.OUTCOMES:
+        raise InvalidEvent(f"notify event field 'outcome' must be one of {', '.join(slack_blocks.OUTCOMES)}")
+    urls = described.get("urls")
+    if urls is not None and not (isinstance(urls, dict) and len(urls) <= 10 and all(
+            isinstance(name, str) and name and isinstance(url, str) and _URL.match(url)
+            for name, url in urls.items())):
+        raise InvalidEvent("notify event field 'urls' must map at most 10 names to https:// URLs")
+    execution = described.get("execution")
+    if execution is not None and not (isinstance(execution, str) and slack_blocks.EXECUTION_ARN.match(execution)):
+        raise InvalidEvent("notify event field 'execution' must be a Step Functions execution ARN")
+    return described
 
 
 def secret_arn_from_event(event: dict, default: str) -> str:

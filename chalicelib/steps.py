@@ -30,6 +30,12 @@ def checked(event: Any) -> dict:
     return event
 
 
+def run_of(event: dict, workflow: str) -> dict:
+    """What the hub record keeps of the run a first step belongs to: the workflow and its execution (if given)."""
+    execution = event.get("execution")
+    return {"workflow": workflow, "execution_arn": execution if isinstance(execution, str) else None}
+
+
 def request_of(event: dict) -> HubRequest:
     """The request as the first step accepted it (not judged against today's date again)."""
     return HubRequest.stored(checked(event)["request"])
@@ -65,7 +71,7 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> dict:
     A hub without a record (its request was refused by the first step) is only announced, on the stage's channel.
     """
     error = event.get("error") or {}
-    cause = _cause(error)
+    cause = cause_text(error)
     summary = {"error": error.get("Error", "States.Unknown"), "cause": cause}
     try:
         record = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"])
@@ -79,7 +85,7 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> dict:
             "slack_secret_arn": record["request"].get("slack_webhook_secret_arn") or settings.slack_webhook_secret_arn}
 
 
-def _cause(error: dict) -> str:
+def cause_text(error: dict) -> str:
     """The human part of a Step Functions error cause (a Lambda error's JSON, or plain text), at most ~700 chars.
 
     A long cause keeps its start and its end: helm and kubectl put their own message after the command line.

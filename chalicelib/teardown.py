@@ -37,8 +37,10 @@ def start(dynamodb: Any, settings: Settings, event: Any) -> dict:
     hub_id = steps.hub_id_of(event)
     record = hub_records.get(dynamodb, settings.hub_table_name, hub_id)
     request = HubRequest.stored(record["request"])
-    reason = str(event.get("reason") or "retired on request")[:200]
-    hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "RETIRING", retire_reason=reason)
+    given = event.get("input") if isinstance(event.get("input"), dict) else event  # the run's input, or the event
+    reason = str(given.get("reason") or "retired on request")[:200]
+    hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "RETIRING", retire_reason=reason,
+                           steps={}, current_step=None, **steps.run_of(event, "teardown"))
     return {"hub_id": hub_id, "request": record["request"], "reason": reason, "hub": steps.names(request)}
 
 
@@ -129,6 +131,8 @@ def delete_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> 
         return {"cluster": "already gone"}
     if cluster.get("tags", {}).get(eks_cluster.HUB_TAG) != event["hub_id"]:
         raise eks_cluster.ClusterFailed(f"cluster {request.cluster_name} does not belong to hub {event['hub_id']}")
+    if cluster["status"] in ("CREATING", "UPDATING"):  # e.g. a hub retired while it was being provisioned
+        raise eks_cluster.ClusterBusy(f"cluster {request.cluster_name} is {cluster['status']}; deleting it later")
     if cluster["status"] != "DELETING":
         eks.delete_cluster(name=request.cluster_name)
     steps.finished(dynamodb, settings, event, step, "deleting")

@@ -6,40 +6,50 @@ import logging
 import signal
 import sys
 import threading
-from pathlib import Path
 
-STATE_FILE = Path(".coursehub") / "local.json"
+from coursehub import arguments
+from coursehub.arguments import STATE_FILE
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script."""
+    from coursehub import hub_commands
+
     parser = argparse.ArgumentParser(prog="coursehub", description="BinderHubs for teaching on AWS")
+    arguments.add_options(parser, on_command=False)
     commands = parser.add_subparsers(dest="command", required=True)
+    hub_commands.add_commands(commands)
 
     local = commands.add_parser("local", help="the local stack").add_subparsers(dest="action", required=True)
     up = local.add_parser("up", help="run the local stack in the foreground until interrupted")
     _stack_options(up, default_scale=1.0)
     up.add_argument("--aws-port", type=int, default=5055, help="port of the AWS endpoint (default 5055)")
     up.add_argument("--slack-port", type=int, default=5056, help="port of the Slack receiver (default 5056)")
+    up.set_defaults(run=_local_up)
 
-    demo = commands.add_parser("demo", help="rehearse on the local stack, end to end")
+    demo = commands.add_parser("demo", help="rehearse on the local stack, end to end, through the API")
     _stack_options(demo, default_scale=600.0)
+    demo.add_argument("--fault", action="append", type=_fault, default=[], metavar="SERVICE:OPERATION",
+                      help="make every call of this AWS operation fail with AccessDeniedException, "
+                           "e.g. eks:CreateNodegroup (repeatable)")
+    demo.set_defaults(run=_demo)
 
     package = commands.add_parser("package", help="build the CloudFormation template (and lint it)")
     package.add_argument("--stage", default="dev")
     package.add_argument("--no-lint", action="store_true")
+    package.set_defaults(run=_package)
 
-    commands.add_parser("tools", help="fetch the kubectl/helm layer and its binaries")
+    commands.add_parser("tools", help="fetch the kubectl/helm layer and its binaries").set_defaults(run=_tools)
 
     chart_values = commands.add_parser("values", help="print the values the workflow installs for a request")
     chart_values.add_argument("request", help="a hub request file (JSON), e.g. examples/cs101.json")
     chart_values.add_argument("--chart", default="binderhub",
                               choices=("ingress", "cert-manager", "issuer", "binderhub"))
+    chart_values.set_defaults(run=_values)
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    return {"local": _local_up, "demo": _demo, "package": _package, "tools": _tools,
-            "values": _values}[args.command](args)
+    return args.run(args)
 
 
 def _stack_options(parser: argparse.ArgumentParser, default_scale: float) -> None:
@@ -58,6 +68,23 @@ def _positive(text: str) -> float:
     return value
 
 
+def _fault(text: str) -> tuple[str, str]:
+    """``service:Operation`` as botocore names them, e.g. ``eks:CreateNodegroup``."""
+    import botocore.session
+    from botocore.exceptions import DataNotFoundError, UnknownServiceError
+    from botocore.model import OperationNotFoundError
+
+    service, _, operation = text.partition(":")
+    if not service or not operation:
+        raise argparse.ArgumentTypeError(f"not SERVICE:OPERATION (e.g. eks:CreateNodegroup): {text!r}")
+    try:
+        botocore.session.get_session().get_service_model(service).operation_model(operation)
+    except (UnknownServiceError, DataNotFoundError, OperationNotFoundError):
+        raise argparse.ArgumentTypeError(f"no AWS operation {text!r} (botocore's names, e.g. eks:CreateNodegroup)") \
+            from None
+    return service, operation
+
+
 def _local_up(args: argparse.Namespace) -> int:
     from coursehub_local.stack import LocalStack, PortInUse, StackConfig
 
@@ -72,8 +99,8 @@ def _local_up(args: argparse.Namespace) -> int:
     stopped = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     details = stack.details()
-    print(f"local stack up: AWS at {details['aws_endpoint_url']}, Slack receiver at {details['slack_url']}, "
-          f"time x{details['time_scale']:g}")
+    print(f"local stack up: AWS at {details['aws_endpoint_url']}, API at {details['api_url']}, "
+          f"Slack receiver at {details['slack_url']}, time x{details['time_scale']:g}")
     print(f"connection details in {STATE_FILE}; Ctrl-C to stop")
     try:
         stopped.wait()
@@ -87,7 +114,7 @@ def _local_up(args: argparse.Namespace) -> int:
 def _demo(args: argparse.Namespace) -> int:
     from coursehub.demo import run
 
-    return run(stage=args.stage, time_scale=args.time_scale)
+    return run(stage=args.stage, time_scale=args.time_scale, faults=args.fault)
 
 
 def _package(args: argparse.Namespace) -> int:

@@ -1,16 +1,27 @@
-"""The README's main command: provision the sample course hub on the local stack, check it, retire it."""
+"""The README's main command: on the local stack, through the REST API, provision the sample course hub, check it
+over HTTPS, retire it, and say what happened.
+
+``faults`` (``coursehub demo --fault eks:CreateNodegroup``) rehearse a failure:
+each named AWS operation answers AccessDeniedException to the app's functions,
+as it would for a role missing a permission.
+"""
 from __future__ import annotations
 
 import json
+import logging
 import time
+import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from chalicelib import hub_records, https_check
+from chalicelib import https_check
+from coursehub import hub_text, watch
+from coursehub.api_client import ApiClient
 from coursehub_local.stack import ROOT, LocalStack, StackConfig
 
 SAMPLE = ROOT / "examples" / "cs101.json"
 RUN_TIMEOUT_SECONDS = 300
+POLL_SECONDS = 0.5  # the stack's clock runs fast; a step takes a fraction of a second
 
 
 def sample_request(path: Path = SAMPLE) -> dict:
@@ -20,76 +31,99 @@ def sample_request(path: Path = SAMPLE) -> dict:
     return request
 
 
-def run(stage: str = "dev", time_scale: float = 600.0) -> int:
-    """Start the stack, provision the sample hub, check it over HTTPS, retire it, print the story and the audit.
-
-    Exit code 0 only if all of that held.
-    """
+def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, str]] = ()) -> int:
+    """Start the stack, provision the sample hub through the API, check it over HTTPS, retire it, print the steps,
+    the Slack transcript and the audit. Exit code 0 only if all of that held."""
     started = time.monotonic()
     with LocalStack(StackConfig(stage=stage, time_scale=time_scale)) as stack:
-        print(f"local stack up in {time.monotonic() - started:.1f} s (time x{time_scale:g}) at {stack.endpoint}")
+        details = stack.details()
+        # The handlers run in this process and log every call at INFO; the live view is the story here.
+        logging.getLogger("coursehub").setLevel(logging.WARNING)
+        # moto logs each Fail state as an ERROR with its parse tree; the hub names the failed step and its cause.
+        logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)
+        print(f"local stack up in {time.monotonic() - started:.1f} s (time x{time_scale:g}): "
+              f"AWS at {stack.endpoint}, API at {details['api_url']}")
+        for service, operation in faults:
+            stack.faults.inject(service, operation, times=1000, code="AccessDeniedException", status=400,
+                                message=f"not authorized to perform: {service}:{operation} (injected by the demo)")
+            print(f"rehearsing a failure: every {service}:{operation} call answers AccessDeniedException")
+        api = ApiClient.local(details)
         request = sample_request()
-        hub_id = f"hub-{request['course_id']}"
-        sfn, table = stack.client("stepfunctions"), stack.seeded.environment["HUB_TABLE_NAME"]
-        print(f"provisioning {hub_id} ({request['domain']}):")
-        status = _run(sfn, stack.seeded.state_machines["provision"], f"demo-{hub_id}",
-                      {"hub_id": hub_id, "request": request})
-        record = hub_records.get(stack.client("dynamodb"), table, hub_id)
-        ok = status == "SUCCEEDED" and record["status"] == "READY" and _https(record) is not None
-        provisioned = f"provisioning {status}; hub {record['status']}"
-        if ok:
-            print(f"\nretiring {hub_id}:")
-            status = _run(sfn, stack.seeded.state_machines["teardown"], f"demo-retire-{hub_id}",
-                          {"hub_id": hub_id, "reason": "the demo is over"})
-            record = hub_records.get(stack.client("dynamodb"), table, hub_id)
-            audit = record.get("audit") or {}
-            ok = status == "SUCCEEDED" and record["status"] == "RETIRED" and bool(audit.get("clean"))
+        answer = api.create(request, idempotency_key=str(uuid.uuid4()))
+        hub_id = answer.body["hub_id"]
+        print(f"\nPOST /hubs -> {answer.status}: provisioning {hub_id} ({request['domain']})")
+        provisioned = _follow(api, answer.body)
+        checked = _https(provisioned.hub) if provisioned.ok else None
+        slack_seen = _slack(stack.slack.texts(), 0)
+        retired = None
+        if checked:
+            answer = api.retire(hub_id)
+            print(f"\nDELETE /hubs/{hub_id} -> {answer.status}: retiring it")
+            retired = _follow(api, answer.body)
+            audit = retired.hub.get("audit") or {}
             print(f"\naudit of what is left in AWS: {audit.get('summary', 'none')}")
-            for kind, ids in (audit.get("found") or {}).items():
-                print(f"  {kind:24} {', '.join(ids) or 'none'}")
-        print("\nSlack transcript:")
-        messages = stack.slack.texts()
-        for text in messages:
-            print(f"  > {text}")
+            print("\n".join(hub_text.audit(audit)))
+            slack_seen = _slack(stack.slack.texts(), slack_seen)
+        ok = (bool(checked) and retired is not None and retired.ok
+              and bool((retired.hub.get("audit") or {}).get("clean")))
+        print()
         if not ok:
-            failure = record.get("error") or {}
-            print(f"\nfailed at step {failure.get('step', record.get('current_step'))!r}: {failure.get('cause', status)}")
-        print(f"\n{provisioned}; then hub {record['status']}; {len(messages)} Slack messages; "
+            print(_what_failed(provisioned, checked, retired))
+        print(_summary(provisioned, checked, retired) + f"; {slack_seen} Slack messages; "
               f"{len(stack.dispatcher.invocations)} Lambda invocations; {time.monotonic() - started:.1f} s in all")
         print("demo: OK" if ok else "demo: FAILED")
         return 0 if ok else 1
 
 
-def _run(sfn, state_machine: str, name: str, payload: dict) -> str:
-    execution = sfn.start_execution(stateMachineArn=state_machine, name=name, input=json.dumps(payload))
-    return _follow(sfn, execution["executionArn"])
+def _follow(api: ApiClient, hub: dict) -> watch.Outcome:
+    return watch.follow(lambda: api.get(hub["hub_id"]).body, first=hub, interval=POLL_SECONDS,
+                        timeout=RUN_TIMEOUT_SECONDS)
 
 
-def _follow(sfn, execution_arn: str) -> str:
-    """Print each state as it is entered, until the run ends."""
-    deadline, seen = time.monotonic() + RUN_TIMEOUT_SECONDS, 0
-    while time.monotonic() < deadline:
-        status = sfn.describe_execution(executionArn=execution_arn)["status"]
-        events = sfn.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"]
-        for event in events[seen:]:
-            details = event.get("stateEnteredEventDetails")
-            if details:
-                print(f"  - {details['name']}")
-        seen = len(events)
-        if status != "RUNNING":
-            return status
-        time.sleep(0.3)
-    return "TIMED_OUT"
-
-
-def _https(record: dict) -> dict | None:
+def _https(hub: dict) -> dict | None:
     """Check the hub again from here, as a student's browser would."""
-    binder, hub = (record["urls"][k].removeprefix("https://") for k in ("binder", "hub"))
+    binder, jupyterhub = (hub["urls"][k].removeprefix("https://") for k in ("binder", "hub"))
     try:
-        result = https_check.verify_hub(binder, hub)
+        result = https_check.verify_hub(binder, jupyterhub)
     except (https_check.HubNotAnswering, https_check.CertificateRejected) as error:
         print(f"\nHTTPS check failed: {error}")
         return None
     print(f"\nHTTPS check: {result['binder_url']}/health and {result['hub_url']}/hub/api answer 200 "
           f"with a certificate from the local ACME CA (JupyterHub {result['jupyterhub_version']})")
     return result
+
+
+def _slack(messages: list[str], seen: int) -> int:
+    """Print the messages after the first ``seen``; returns how many there are now."""
+    print("\nSlack transcript:" if seen == 0 else "\nSlack, continued:")
+    for text in messages[seen:]:
+        print(f"  > {text}")
+    return len(messages)
+
+
+def _what_failed(provisioned: watch.Outcome, checked: dict | None, retired: watch.Outcome | None) -> str:
+    for outcome in (provisioned, retired):
+        if outcome is None:
+            continue
+        if outcome.timed_out:
+            return (f"timed out at step {outcome.hub.get('current_step')!r} ({outcome.hub['status']}) "
+                    f"after {RUN_TIMEOUT_SECONDS} s")
+        if outcome.hub["status"] == "FAILED":
+            return watch.failure(outcome.hub)
+    if not checked:
+        return "failed at the HTTPS check from the demo"
+    return f"failed at the audit: {(retired.hub.get('audit') or {}).get('summary', 'no audit on the hub')}"
+
+
+def _summary(provisioned: watch.Outcome, checked: dict | None, retired: watch.Outcome | None) -> str:
+    hub = provisioned.hub
+    progress = hub.get("progress") or {}
+    parts = [f"{hub['hub_id']}: {hub['status']} after {watch.clock_time(provisioned.seconds)} "
+             f"({progress.get('done', 0)} of {progress.get('total', 0)} steps done)"]
+    if provisioned.ok:
+        parts.append("HTTPS verified" if checked else "HTTPS check FAILED")
+    if retired is not None:
+        audit = retired.hub.get("audit") or {}
+        parts.append(f"then {retired.hub['status']} after {watch.clock_time(retired.seconds)}; "
+                     f"audit {'clean' if audit.get('clean') else 'NOT clean'}")
+    return ", ".join(parts)

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
-from coursehub import statemachines
+from coursehub import event_rules, statemachines
 
 ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
@@ -23,6 +23,7 @@ BUILD_DIR = ROOT / "build"
 KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates", "uninstall_releases")
 # Functions the hubs' schedules invoke directly (the teardown schedule starts a state machine instead).
 SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack")
+API_HANDLER = "APIHandler"  # the logical id of Chalice's one function behind the REST API
 
 
 def app_functions() -> list[str]:
@@ -39,6 +40,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
     base = json.loads((statemachines.STATEMACHINE_DIR / "template.json").read_text())
     resources = base["Resources"]
     resources["HubTable"]["Properties"]["TableName"] = environment["HUB_TABLE_NAME"]
+    resources["IdempotencyTable"]["Properties"]["TableName"] = environment["IDEMPOTENCY_TABLE_NAME"]
     statement = resources["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
     statement["Resource"] = [{"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions]
     function_refs = {f: {"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions}
@@ -47,6 +49,8 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "coursehub", stage)) for s in [*statemachines.sources(), *sources]}
     teardown = machine_arns[statemachines.state_machine_placeholder("teardown")]
     resources["ScheduleGroup"]["Properties"]["Name"] = f"coursehub-{stage}"
+    for logical_id, rule in event_rules.rules(base).items():  # the stack's seed names them the same way
+        rule["Name"] = event_rules.deployed_name(logical_id, "coursehub", stage)
     scheduler_statements = resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     scheduler_statements[0]["Resource"] = teardown
     scheduler_statements[1]["Resource"] = [_function_arn(stage, f) for f in SCHEDULED_FUNCTIONS]
@@ -64,8 +68,8 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
             },
         }
     kube_roles = [{"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in KUBE_FUNCTIONS if f in functions]
-    for function in functions:
-        resources[to_cfn_resource_name(function)] = {"Properties": {"Environment": {"Variables": {
+    for logical_id in [*map(to_cfn_resource_name, functions), API_HANDLER]:
+        resources[logical_id] = {"Properties": {"Environment": {"Variables": {
             "SLACK_WEBHOOK_SECRET_ARN": {"Ref": "SlackWebhookSecretArn"},
             "HUB_TABLE_NAME": {"Ref": "HubTable"},
             "CLUSTER_ROLE_ARN": {"Ref": "ClusterRoleArn"},
@@ -77,6 +81,8 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
             "SCHEDULE_GROUP": {"Ref": "ScheduleGroup"},
             "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
             "TEARDOWN_STATE_MACHINE_ARN": teardown,
+            "PROVISION_STATE_MACHINE_ARN": machine_arns[statemachines.state_machine_placeholder("provision")],
+            "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
             "SCALE_FUNCTION_ARN": _function_arn(stage, "scale_hub"),
             "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),
         }}}}

@@ -14,18 +14,26 @@ fails first if an upgrade moves any of these:
   casing and give back its answer in Step Functions' casing with ISO dates, as Step Functions does
   (moto 5.2.5 sends ``StateMachineArn`` where boto expects ``stateMachineArn``, and cannot store a date);
 - ELB instance health and NLB target health follow the local clusters' Services and workloads
-  (``cluster.instance_health``; moto calls every running instance InService / healthy).
+  (``cluster.instance_health``; moto calls every running instance InService / healthy);
+- executions report their status changes (``execution_events``: start, end, stop) and StopExecution makes
+  an execution ABORTED at once, with its stopDate, for good (moto 5.2.5 answers without a stopDate, keeps it
+  RUNNING until the engine next looks at it, and lets a Task still running when it was stopped fail it);
+- ``event_pattern_matches`` reads moto's own EventBridge pattern matching for the stack's event bus.
 """
 from __future__ import annotations
 
 import time
 import types
-from typing import Any, Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
 
 from coursehub_local.access_entries import ROUTES, AccessEntries
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher
 from coursehub_local.eks import EksLifecycle
+
+if TYPE_CHECKING:
+    from coursehub_local.execution_events import ExecutionEvents, ExecutionSnapshot
 
 _originals: list[tuple[Any, str, Any]] = []
 
@@ -35,7 +43,8 @@ def _replace(owner: Any, name: str, value: Any) -> None:
     setattr(owner, name, value)
 
 
-def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, access: AccessEntries) -> None:
+def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, access: AccessEntries,
+            execution_events: ExecutionEvents) -> None:
     """Apply every patch (once per stack; ``uninstall`` reverts them)."""
     if _originals:
         raise RuntimeError("moto is already patched by a running local stack")
@@ -48,6 +57,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _name_unnamed_executions()
     _case_service_integration_parameters()
     _judge_load_balancer_health()
+    _report_execution_status(execution_events)
 
 
 def uninstall() -> None:
@@ -227,3 +237,75 @@ def _judge_load_balancer_health() -> None:
         return health
 
     _replace(FakeTargetGroup, "health_for", health_for)
+
+
+def _report_execution_status(events: ExecutionEvents) -> None:
+    from moto.stepfunctions.parser.api import ExecutionStatus
+    from moto.stepfunctions.parser.asl.eval.environment import Environment
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+    from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+
+    original_set_error = Environment.set_error
+
+    def set_error(self, error):
+        # A Task that was running when the execution was stopped must not turn ABORTED into FAILED
+        # (moto replaces any program state with the error; it stops or ends only a running program).
+        with self._state_mutex:  # re-entrant: the original takes it too
+            if not isinstance(self._program_state, ProgramStopped):
+                original_set_error(self, error)
+
+    original_start = Execution.start
+
+    def start(self):
+        original_start(self)
+        # Reported as started even if the engine has already finished it: its end is reported on its own.
+        events.changed({**_snapshot(self), "status": "RUNNING", "stopDate": None, "output": None,
+                        "error": None, "cause": None})
+
+    original_stop = Execution.stop
+
+    def stop(self, stop_date, error, cause):
+        original_stop(self, stop_date, error, cause)
+        env = self.exec_worker.env if self.exec_worker else None
+        if self.exec_status == ExecutionStatus.RUNNING and env is not None and \
+                isinstance(env.program_state(), ProgramStopped):
+            self.exec_status = ExecutionStatus.ABORTED
+            self.stop_date = datetime.now(timezone.utc)
+            events.changed(_snapshot(self))
+
+    original_terminated = BaseExecutionWorkerCommunication.terminated
+
+    def terminated(self):
+        execution = self.execution
+        aborted_at = execution.stop_date if execution.exec_status == ExecutionStatus.ABORTED else None
+        original_terminated(self)
+        if aborted_at is not None:  # the engine noticed the stop later; the execution stopped when asked
+            execution.stop_date = aborted_at
+        events.changed(_snapshot(execution))
+
+    _replace(Environment, "set_error", set_error)
+    _replace(Execution, "start", start)
+    _replace(Execution, "stop", stop)
+    _replace(BaseExecutionWorkerCommunication, "terminated", terminated)
+
+
+def _snapshot(execution: Any) -> ExecutionSnapshot:
+    from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+
+    compact = (",", ":")
+    return {
+        "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn, "name": execution.name,
+        "status": execution.exec_status.value, "startDate": execution.start_date, "stopDate": execution.stop_date,
+        "input": to_json_str(execution.input_data, separators=compact),
+        "output": to_json_str(execution.output, separators=compact) if execution.exec_status.value == "SUCCEEDED"
+        else None,
+        "error": execution.error, "cause": execution.cause,
+        "account": execution.account_id, "region": execution.region_name,
+    }
+
+
+def event_pattern_matches(pattern: str, event: dict) -> bool:
+    """Whether an EventBridge rule's pattern (JSON) matches ``event``, as moto's own events backend decides."""
+    from moto.events.models import EventPattern
+
+    return EventPattern.load(pattern).matches_event(event)

@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from coursehub_local.clock import Clock
+from coursehub_local.event_bus import call_target
 from coursehub_local.schedule_expressions import ExpressionError, next_time
 
 log = logging.getLogger(__name__)
@@ -76,18 +77,7 @@ class ScheduleRunner:
         payload = item["payload"](due)
         with self._lock:
             self.fired.append(Firing(source, target["Arn"], due))
-        self._pool.submit(self._invoke_target, target["Arn"], payload)
-
-    def _invoke_target(self, arn: str, payload: str) -> None:
-        try:
-            if ":states:" in arn:
-                self.clients("stepfunctions").start_execution(stateMachineArn=arn, input=payload)
-            elif ":lambda:" in arn:
-                self.clients("lambda").invoke(FunctionName=arn, InvocationType="Event", Payload=payload)
-            else:
-                log.warning("schedule target %s is not supported by the local stack", arn)
-        except Exception:  # noqa: BLE001 - AWS records a failed target call and carries on
-            log.exception("schedule target %s failed", arn)
+        self._pool.submit(call_target, self.clients, target["Arn"], payload)
 
     def _schedules(self) -> list[dict]:
         from moto.scheduler.models import scheduler_backends

@@ -8,7 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from coursehub import statemachines
+from chalice.utils import to_cfn_resource_name
+
+from coursehub import event_rules, statemachines
 from coursehub_local.tools import layer_dir
 from coursehub_local.dispatch import DeployedFunction
 
@@ -55,6 +57,11 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         AttributeDefinitions=[{"AttributeName": "hub_id", "AttributeType": "S"}],
         KeySchema=[{"AttributeName": "hub_id", "KeyType": "HASH"}])
 
+    client("dynamodb").create_table(  # the API's Idempotency-Key records (Powertools' default key and TTL names)
+        TableName=chalice_config["environment"]["IDEMPOTENCY_TABLE_NAME"], BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+
     sm = client("secretsmanager")
     sample_secrets = {
         "slack": ("slack-webhook", slack_webhook_url),
@@ -95,11 +102,13 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         "SCHEDULE_GROUP": out.schedule_group,
         "SCHEDULER_ROLE_ARN": out.roles["scheduler"],
         "TEARDOWN_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-teardown", out),
+        "PROVISION_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-provision", out),
         "SCALE_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-scale_hub", out),
         "NOTIFY_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-notify_slack", out),
     }
     _deploy_functions(client("lambda"), functions, chalice_config, out)
     _deploy_state_machines(client("stepfunctions"), state_machine_files, functions, app_name, stage, out)
+    _create_event_rules(client("events"), client("lambda"), state_machine_files, functions, app_name, stage, out)
     return out
 
 
@@ -137,6 +146,24 @@ def _deploy_state_machines(sfn: Any, sources: list[statemachines.StateMachineSou
             name=source.deployed_name(app_name, stage), roleArn=out.roles["states"],
             definition=statemachines.render(text, values))
         out.state_machines[source.name] = created["stateMachineArn"]
+
+
+def _create_event_rules(events: Any, lam: Any, sources: list[statemachines.StateMachineSource],
+                        functions: list[DeployedFunction], app_name: str, stage: str, out: Seeded) -> None:
+    """The template's EventBridge rules and their invoke permissions, with this stack's ARNs for its Refs."""
+    region = events.meta.region_name
+    refs = {to_cfn_resource_name(f.function): _arn(region, "lambda", f"function:{f.name}", out) for f in functions}
+    refs.update({s.logical_id: out.state_machines[s.name] for s in sources})
+    for logical_id, rule in event_rules.rules().items():
+        name = event_rules.deployed_name(logical_id, app_name, stage)
+        refs[logical_id] = events.put_rule(
+            Name=name, EventPattern=json.dumps(event_rules.resolve(rule["EventPattern"], refs)),
+            State=rule.get("State", "ENABLED"), Description=rule.get("Description", ""))["RuleArn"]
+        events.put_targets(Rule=name, Targets=[{"Id": t["Id"], "Arn": event_rules.resolve(t["Arn"], refs)}
+                                               for t in rule["Targets"]])
+    for logical_id, permission in event_rules.permissions().items():
+        lam.add_permission(StatementId=logical_id, **{key: event_rules.resolve(permission[key], refs) for key in (
+            "FunctionName", "Action", "Principal", "SourceArn")})
 
 
 def chalice_stage_config(project_dir: Path, stage: str) -> dict:

@@ -20,6 +20,7 @@ from coursehub import statemachines
 from coursehub_local import moto_patches
 from coursehub_local.access_entries import AccessEntries
 from coursehub_local.acme_ca import LocalAcmeCa
+from coursehub_local.api_gateway import ApiGateway, Identity
 from coursehub_local.chart_repository import ChartRepository
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher, functions_of
@@ -27,6 +28,8 @@ from coursehub_local.dns import LocalDns
 from coursehub_local.cluster.provider import LocalClusters
 from coursehub_local.faults import STACK_AGENT, Faults
 from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
+from coursehub_local.event_bus import EventBus
+from coursehub_local.execution_events import ExecutionEvents
 from coursehub_local.https_proxy import HttpsConnectProxy, client_environment, write_ca_bundle
 from coursehub_local.schedules import ScheduleRunner
 from coursehub_local.seed import Seeded, chalice_stage_config, seed
@@ -54,6 +57,7 @@ class StackConfig:
     host: str = "127.0.0.1"
     aws_port: int = 0
     slack_port: int = 0
+    api_port: int = 0
     time_scale: float = 1.0
     eks: EksDurations = field(default_factory=EksDurations)
     state_file: Path | None = None
@@ -79,6 +83,8 @@ class LocalStack:
         self.access_entries = AccessEntries()
         self.faults = Faults()  # errors to answer instead of moto (retry rehearsals)
         self.eks = EksLifecycle(self.timeline, self.config.eks, self.cluster_api)
+        self.event_bus = EventBus(self.client)  # events AWS services emit, e.g. Step Functions status changes
+        self.execution_events = ExecutionEvents(self.event_bus)
         self.dispatcher: LambdaDispatcher | None = None
         self.slack: SlackReceiver | None = None
         self.seeded: Seeded | None = None
@@ -86,6 +92,7 @@ class LocalStack:
         self.https_proxy: HttpsConnectProxy | None = None
         self.ca_bundle: Path | None = None
         self.chart_repository: ChartRepository | None = None
+        self.api: ApiGateway | None = None
         self._server = None
         self._threads: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -116,9 +123,9 @@ class LocalStack:
         self._environment_for_handlers(stage_config["environment"])  # before the handlers' modules import
         functions = [f for module in self.config.apps for f in functions_of(module, self.config.stage)]
         self.dispatcher = LambdaDispatcher(functions)
-        moto_patches.install(self.clock, self.dispatcher, self.eks, self.access_entries)
+        moto_patches.install(self.clock, self.dispatcher, self.eks, self.access_entries, self.execution_events)
         try:
-            for port in (self.config.aws_port, self.config.slack_port):
+            for port in (self.config.aws_port, self.config.slack_port, self.config.api_port):
                 _claimable(self.config.host, port)  # werkzeug exits the process on a busy port
             port = self.config.aws_port
             moto_app = self.faults.wsgi(DomainDispatcherApplication(create_backend_app))
@@ -146,6 +153,7 @@ class LocalStack:
         self._environment_for_handlers(self.seeded.environment)
         account = self.client("sts").get_caller_identity()["Account"]
         self.schedules = ScheduleRunner(self.clock, account, self.config.region, self.client)
+        self.api = self._start_api(account)
         self._spawn("ticker", self._tick)
         if self.config.state_file:
             self.write_state_file(self.config.state_file)
@@ -156,11 +164,14 @@ class LocalStack:
         self.clusters.stop()
         if self.schedules:
             self.schedules.close()
+        self.event_bus.close()
         if self._server:
             self._server.shutdown()
             self._server.server_close()
         if self.slack:
             self.slack.stop()
+        if self.api:
+            self.api.stop()
         if self.https_proxy:
             self.https_proxy.stop()
         if self.chart_repository:
@@ -189,7 +200,7 @@ class LocalStack:
             "https_proxy": self.https_proxy.url if self.https_proxy else None,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
             "chart_repository": self.chart_repository.url if self.chart_repository else None,
-            "api_url": None,
+            "api_url": self.api.url if self.api else None,
             "time_scale": self.clock.time_scale,
             "stage": self.config.stage,
             "state_machines": dict(self.seeded.state_machines) if self.seeded else {},
@@ -221,6 +232,21 @@ class LocalStack:
                 self.schedules.fire_due()
             except Exception:  # noqa: BLE001 - the clock must keep ticking; the error is logged
                 log.exception("local stack tick failed")
+
+    def _start_api(self, account: str) -> ApiGateway:
+        """The app's REST API behind SigV4, answering to the stack's credentials (see api_gateway.py)."""
+        identity = Identity(CREDENTIALS["aws_access_key_id"], f"arn:aws:iam::{account}:user/coursehub-local", account)
+
+        def identity_for(access_key: str):
+            return (CREDENTIALS["aws_secret_access_key"], identity) if access_key == identity.access_key else None
+
+        try:
+            gateway = ApiGateway(ROOT / "app.py", self.config.region, identity_for, host=self.config.host,
+                                 port=self.config.api_port)
+        except OSError as error:
+            raise PortInUse(f"cannot listen on {self.config.host}:{self.config.api_port} ({error.strerror}); "
+                            "is a local stack already running? See .coursehub/local.json") from None
+        return gateway.start()
 
     def _start_public_names(self) -> None:
         """The HTTPS proxy and CA bundle through which a hub's public names reach this stack (see https_proxy.py)."""

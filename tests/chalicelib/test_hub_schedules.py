@@ -2,7 +2,7 @@
 import json
 from datetime import datetime, timezone
 
-from chalicelib import hub_schedules
+from chalicelib import hub_schedules, slack
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
 from tests.chalicelib.test_hub_request import GOOD
@@ -29,6 +29,14 @@ def test_the_teardown_runs_at_the_end_of_the_last_day_of_term_in_the_course_time
     assert parameters["Target"]["RoleArn"] == SETTINGS.scheduler_role_arn
     assert reminder.expression == "at(2027-02-22T09:00:00)" and "coursehub extend hub-cs101" in reminder.payload["text"]
     assert reminder.target_arn == SETTINGS.notify_function_arn
+
+
+def test_the_reminder_is_a_block_kit_message_about_the_hub_with_a_link_to_it():
+    (_, reminder) = hub_schedules.plan("hub-cs101", request(), SETTINGS, NOW)
+    message = slack.message_from_event(reminder.payload)
+    assert message["text"] == reminder.payload["text"]
+    assert message["blocks"][1]["fields"][0]["text"] == "*Hub*\n`hub-cs101`"
+    assert message["blocks"][2]["elements"][0]["url"] == f"https://{request().binder}"
 
 
 def test_a_reminder_whose_day_has_passed_is_left_out():

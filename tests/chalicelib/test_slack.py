@@ -87,3 +87,32 @@ def test_a_bad_secret_arn_in_the_event_is_rejected(value):
 def test_the_default_secret_arn_is_used_when_the_event_names_none():
     default = "arn:aws:secretsmanager:r:1:secret:x"
     assert slack.secret_arn_from_event({}, default) == default
+
+
+EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-provision:run-1"
+
+
+def test_a_described_notify_event_gets_blocks_and_keeps_its_text():
+    message = slack.message_from_event({"text": "ready", "hub_id": "hub-cs101", "step": "Record the hub",
+                                        "outcome": "ready", "urls": {"binder": "https://binder.example.edu"},
+                                        "execution": EXECUTION})
+    assert message["text"] == "ready"
+    assert [b["type"] for b in message["blocks"]] == ["section", "section", "actions", "context"]
+    assert "`hub-cs101`" in message["blocks"][1]["fields"][0]["text"]
+
+
+def test_blocks_given_by_the_event_win_and_a_plain_event_stays_plain():
+    given = [{"type": "divider"}]
+    assert slack.message_from_event({"text": "x", "hub_id": "hub-cs101", "blocks": given})["blocks"] == given
+    assert slack.message_from_event({"text": "x"}) == {"text": "x"}
+
+
+@pytest.mark.parametrize("field, value", [
+    ("hub_id", "Hub CS101"), ("hub_id", 3), ("step", ""), ("step", "s" * 201), ("outcome", "done"),
+    ("urls", ["https://x.example.edu"]), ("urls", {"binder": "http://binder.example.edu"}),
+    ("urls", {"binder": "https://binder.example.edu/<script>"}), ("urls", {"": "https://x.example.edu"}),
+    ("execution", "arn:aws:states:us-east-1:123456789012:stateMachine:coursehub-dev-provision"),
+])
+def test_a_bad_block_kit_field_is_rejected_by_name(field, value):
+    with pytest.raises(InvalidEvent, match=f"'{field}'"):
+        slack.message_from_event({"text": "x", field: value})

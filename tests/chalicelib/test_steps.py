@@ -16,9 +16,9 @@ def test_an_event_without_hub_id_and_request_is_refused(event):
 
 def test_a_lambda_error_cause_keeps_its_message_and_a_long_one_keeps_its_end():
     short = {"Cause": json.dumps({"errorType": "KubeCommandFailed", "errorMessage": "helm failed: not found"})}
-    assert steps._cause(short) == "helm failed: not found"
+    assert steps.cause_text(short) == "helm failed: not found"
     command = "helm upgrade --install binderhub " + "--set x=y " * 200
     long = {"Cause": json.dumps({"errorMessage": command + 'Error: chart "binderhub" version "9.9.9" not found'})}
-    cause = steps._cause(long)
+    cause = steps.cause_text(long)
     assert len(cause) < 720 and cause.startswith("helm upgrade") and cause.endswith('version "9.9.9" not found')
-    assert steps._cause({"Cause": "States.Timeout"}) == "States.Timeout"
+    assert steps.cause_text({"Cause": "States.Timeout"}) == "States.Timeout"

@@ -1,16 +1,42 @@
-"""The README's main command provisions the sample hub on a fresh local stack, retires it and says it worked."""
+"""The README's main command provisions the sample hub through the API on a fresh local stack, retires it and says
+it worked; a rehearsed failure names the step that failed."""
 import os
+import re
 import subprocess
 import sys
 
 from coursehub_local.stack import ROOT
 
 
-def test_the_demo_provisions_the_sample_hub_retires_it_and_exits_0():
-    result = subprocess.run([sys.executable, "-m", "coursehub.cli", "demo"], cwd=ROOT, capture_output=True,
-                            text=True, timeout=400, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "provisioning SUCCEEDED; hub READY; then hub RETIRED" in result.stdout
-    assert "audit of what is left in AWS: nothing left behind" in result.stdout
-    assert "HTTPS check: https://binder.courses.example.edu/health" in result.stdout
-    assert result.stdout.rstrip().endswith("demo: OK")
+def demo(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "coursehub.cli", "demo", *args], cwd=ROOT, capture_output=True,
+                          text=True, timeout=400, env={**os.environ, "PYTHONPATH": str(ROOT)})
+
+
+def test_the_demo_provisions_the_sample_hub_through_the_api_retires_it_and_exits_0():
+    result = demo()
+    out = result.stdout
+    assert result.returncode == 0, out[-3000:] + result.stderr[-3000:]
+    assert "POST /hubs -> 202: provisioning hub-cs101 (courses.example.edu)" in out
+    assert re.search(r"\[\s*\d+/\d+\] done     Create the node group \(\d+ s", out)
+    assert "hub-cs101 is READY: https://binder.courses.example.edu (BinderHub)" in out
+    assert "HTTPS check: https://binder.courses.example.edu/health" in out
+    assert "Slack transcript:\n  > Provisioning the BinderHub of course cs101 started" in out
+    assert "DELETE /hubs/hub-cs101 -> 202: retiring it" in out
+    assert "hub-cs101 is RETIRED" in out
+    assert "audit of what is left in AWS: nothing left behind" in out
+    assert re.search(r"^  eks_clusters +none$", out, re.M)
+    assert re.search(r"hub-cs101: READY after \d\d:\d\d \((\d+) of \1 steps done\), HTTPS verified, "
+                     r"then RETIRED after \d\d:\d\d; audit clean", out)
+    assert out.rstrip().endswith("demo: OK")
+
+
+def test_the_demo_with_a_fault_fails_naming_the_step():
+    result = demo("--fault", "eks:CreateNodegroup")
+    out = result.stdout
+    assert result.returncode == 1, out[-3000:] + result.stderr[-3000:]
+    assert "rehearsing a failure: every eks:CreateNodegroup call answers AccessDeniedException" in out
+    assert re.search(r"^failed at step 'Create the node group': AccessDeniedException: .*eks:CreateNodegroup", out,
+                     re.M)
+    assert "Slack transcript:" in out and "DELETE" not in out
+    assert out.rstrip().endswith("demo: FAILED")

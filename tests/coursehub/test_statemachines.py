@@ -49,7 +49,7 @@ def test_dangling_transitions_are_found():
 def test_cloudformation_and_the_local_stack_substitute_the_same_way(source):
     """DefinitionSubstitutions of the merge template resolve to the functions the stack would use."""
     functions = sorted(known_functions())
-    template = packaging.merge_template("dev", functions, [source], {"HUB_TABLE_NAME": "hubs"})
+    template = packaging.merge_template("dev", functions, [source], {"HUB_TABLE_NAME": "hubs", "IDEMPOTENCY_TABLE_NAME": "keys"})
     resource = template["Resources"][source.logical_id]["Properties"]
     assert resource["Definition"] == json.loads(source.text)
     # Resolve CloudFormation's GetAtt with the same ARN scheme the stack uses, then compare.
@@ -73,3 +73,19 @@ def test_cloudformation_and_the_local_stack_substitute_the_same_way(source):
     local_values = statemachines.substitutions(source.text, {f: arn.format(f) for f in functions},
                                                {"HubTableName": "hubs", **machines})
     assert cfn_values == local_values
+
+
+@pytest.mark.parametrize("source", statemachines.sources(), ids=lambda s: s.name)
+def test_every_slack_message_of_a_workflow_names_its_hub_step_outcome_and_execution(source):
+    from chalicelib import slack_blocks
+
+    states = json.loads(source.text)["States"]
+    payloads = {name: state["Parameters"]["Payload"] for name, state in states.items()
+                if state.get("Parameters", {}).get("FunctionName") == "${NotifySlackArn}"}
+    assert payloads
+    for name, payload in payloads.items():
+        assert payload["hub_id.$"] == "$.hub_id" and payload["execution.$"] == "$$.Execution.Id", name
+        assert payload["outcome"] in slack_blocks.OUTCOMES, name
+        assert payload.get("step") in states or payload.get("step.$") == "$.failure.step", name
+    failures = [p for n, p in payloads.items() if "failure" in n]
+    assert failures and all(p["outcome"] == "failed" for p in failures)

@@ -22,6 +22,12 @@ TARGETS = [
     ("moto.route53.models", "FakeZone", "delete_rrset"),
     ("moto.elb.models", "ELBBackend", "describe_instance_health"),
     ("moto.elbv2.models", "FakeTargetGroup", "health_for"),
+    ("moto.stepfunctions.parser.backend.execution", "Execution", "start"),
+    ("moto.stepfunctions.parser.backend.execution", "Execution", "stop"),
+    ("moto.stepfunctions.parser.backend.execution", "BaseExecutionWorkerCommunication", "terminated"),
+    ("moto.stepfunctions.parser.asl.eval.program_state", None, "ProgramStopped"),
+    ("moto.stepfunctions.parser.asl.eval.environment", "Environment", "set_error"),
+    ("moto.events.models", "EventPattern", "matches_event"),
 ]
 
 

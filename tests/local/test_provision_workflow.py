@@ -29,6 +29,24 @@ def provision(stack, hub_id, request, timeout=120):
     return described, history
 
 
+def report_delivered(stack, execution_arn):
+    """Wait until EventBridge has passed the run's end to report_execution_end and the function has returned."""
+    return eventually(lambda: [d for d in stack.event_bus.delivered if d.resources == (execution_arn,)
+                               and d.target_arn.endswith(":function:coursehub-dev-report_execution_end")])
+
+
+def blocks_of(message):
+    """What a message's Block Kit says: its fields by name, and its execution's console link (if any)."""
+    fields = dict(f["text"].split("\n", 1) for b in message["blocks"] if "fields" in b for f in b["fields"])
+    context = [e["text"] for b in message["blocks"] if b["type"] == "context" for e in b["elements"]]
+    return fields, "".join(context)
+
+
+def console_link(execution_arn):
+    console = "https://us-east-1.console.aws.amazon.com/states/home?region=us-east-1"
+    return f"{console}#/v2/executions/details/{execution_arn}|"
+
+
 def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
     course = f"p{uuid.uuid4().hex[:6]}"
     hub_id = f"hub-{course}"
@@ -54,6 +72,12 @@ def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
         "DNS resolves and the TLS certificates are issued"]
     assert texts[-1].startswith(f"The BinderHub of course {course} is ready: https://binder.")
     assert len(texts) == 5
+    for message in stack.slack.messages()[before:]:
+        fields, context = blocks_of(message)
+        assert fields["*Hub*"] == f"`{hub_id}`" and console_link(described["executionArn"]) in context, message
+    ready = stack.slack.messages()[-1]
+    assert blocks_of(ready)[0]["*Outcome*"] == ":white_check_mark: ready"
+    assert [b["url"] for b in ready["blocks"][2]["elements"]] == [record["urls"]["binder"], record["urls"]["hub"]]
 
     elb = stack.client("elb")
     (balancer,) = [b for b in elb.describe_load_balancers()["LoadBalancerDescriptions"]
@@ -120,6 +144,9 @@ def test_a_chart_version_the_repository_lacks_fails_the_binderhub_install_with_h
     texts = stack.slack.texts()[before:]
     assert texts[-1].startswith(f'Provisioning {hub_id} failed at step "Install BinderHub"')
     assert "9.9.9" in texts[-1]
+    fields, context = blocks_of(stack.slack.messages()[-1])
+    assert (fields["*Step*"], fields["*Outcome*"]) == ("Install BinderHub", ":x: failed")
+    assert console_link(described["executionArn"]) in context
 
 
 def test_throttled_eks_calls_are_retried_and_the_hub_still_becomes_ready(stack):
@@ -156,6 +183,42 @@ def test_a_request_outside_the_stage_limits_is_refused_by_the_first_step_and_cre
     with pytest.raises(hub_records.HubNotFound):
         hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], f"hub-{course}")
     assert f"coursehub-{course}" not in stack.client("eks").list_clusters()["clusters"]
-    (text,) = stack.slack.texts()[before:]
+    report_delivered(stack, described["executionArn"])  # the run's end reached report_execution_end, which kept quiet
+    (message,) = stack.slack.messages()[before:]
+    text = message["text"]
     assert 'failed at step "Record the hub"' in text
     assert "nodes.instance_type" in text and "p4d.24xlarge" in text and "nodes.max_size" in text
+    fields, _ = blocks_of(message)
+    assert (fields["*Hub*"], fields["*Step*"]) == (f"`hub-{course}`", "Record the hub")
+
+
+def test_a_run_stopped_by_hand_is_recorded_failed_at_its_step_and_reported_once(stack):
+    course = f"s{uuid.uuid4().hex[:6]}"
+    hub_id = f"hub-{course}"
+    sfn, dynamodb = stack.client("stepfunctions"), stack.client("dynamodb")
+    table = stack.seeded.environment["HUB_TABLE_NAME"]
+    arn = sfn.start_execution(stateMachineArn=stack.seeded.state_machines["provision"], input=json.dumps(
+        {"hub_id": hub_id, "request": hub_request(stack, course, domain=f"{course}.elsewhere.org")}))["executionArn"]
+    step = "Wait for DNS to resolve"  # no hosted zone serves the domain: the run polls here for a long while
+    eventually(lambda: _get_or_none(dynamodb, table, hub_id).get("current_step") == step, timeout=60)
+    before = len(stack.slack.messages())
+    sfn.stop_execution(executionArn=arn)
+    assert sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+    report_delivered(stack, arn)
+
+    record = hub_records.get(dynamodb, table, hub_id)
+    assert record["status"] == "FAILED" and record["execution_arn"] == arn
+    assert record["error"]["step"] == step and record["error"]["error"] == "ABORTED"
+    assert record["steps"][step]["outcome"] == "FAILED"
+    (message,) = stack.slack.messages()[before:]
+    assert message["text"].startswith(f'Provisioning {hub_id} was stopped at step "{step}" (ABORTED)')
+    fields, context = blocks_of(message)
+    assert (fields["*Hub*"], fields["*Step*"], fields["*Outcome*"]) == (f"`{hub_id}`", step, ":octagonal_sign: aborted")
+    assert console_link(arn) in context
+
+
+def _get_or_none(dynamodb, table, hub_id):
+    try:
+        return hub_records.get(dynamodb, table, hub_id)
+    except hub_records.HubNotFound:
+        return {}

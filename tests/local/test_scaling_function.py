@@ -16,6 +16,8 @@ def test_a_hub_that_is_not_ready_is_not_scaled_and_slack_says_why(stack):
     assert "FunctionError" not in response, result
     assert result["scaled"] is False
     assert stack.slack.texts()[-1] == f"Hub hub-{course} was not scaled down: it is PROVISIONING, not READY."
+    fields = [f["text"] for f in stack.slack.messages()[-1]["blocks"][1]["fields"]]
+    assert fields == [f"*Hub*\n`hub-{course}`", "*Step*\nscale-down", "*Outcome*\n:pause_button: skipped"]
     assert "scale" not in hub_records.get(stack.client("dynamodb"), table, f"hub-{course}")
 
 
