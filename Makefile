@@ -6,8 +6,11 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAGE ?= dev
 PYTEST_ARGS ?=
+REGION ?=
+BUCKET ?=
+PARAMETERS ?=  # template parameters, KEY=VALUE separated by spaces (docs/deploy.md)
 
-.PHONY: setup tools demo test package bench local openapi clean
+.PHONY: setup tools demo test package plan deploy bench local openapi clean
 
 setup: $(VENV)/.installed tools
 
@@ -29,6 +32,15 @@ test: setup
 
 package: setup
 	$(VENV)/bin/coursehub package --stage $(STAGE)
+
+plan: setup  # what `make deploy` would create, without AWS
+	$(VENV)/bin/coursehub plan --stage $(STAGE) $(addprefix --parameter ,$(PARAMETERS))
+
+deploy: setup
+	@test -n "$(REGION)" -a -n "$(BUCKET)" || \
+		{ echo "usage: make deploy STAGE=prod REGION=us-east-1 BUCKET=my-bucket PARAMETERS='KEY=VALUE ...'" >&2; exit 2; }
+	$(VENV)/bin/coursehub deploy --stage $(STAGE) --region $(REGION) --bucket $(BUCKET) \
+		$(addprefix --parameter ,$(PARAMETERS))
 
 bench: setup
 	$(PY) bench/run.py

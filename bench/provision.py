@@ -1,6 +1,8 @@
 """One provisioning of the sample hub on the local stack: state transitions, Lambda invocations, and wall time
 against the sum of the waits the state machine slept (Wait states and Retry intervals, scaled to real
-seconds): the ratio is the orchestration's own overhead on top of waiting for AWS.
+seconds): the ratio is the orchestration's own overhead on top of waiting for AWS. Also an estimate of the
+Lambda GB-seconds one provisioning bills: each in-process invocation's wall time on the stack times the
+function's memory in .chalice/config.json (docs/deploy.md prices it; real AWS calls and cold starts differ).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from coursehub.demo import sample_request  # noqa: E402
+from coursehub_local.seed import chalice_stage_config  # noqa: E402
 from coursehub_local.stack import LocalStack, StackConfig  # noqa: E402
 
 TIME_SCALE = 600.0
@@ -31,6 +34,7 @@ def main() -> int:
         sfn = stack.client("stepfunctions")
         request = sample_request()
         invocations_before = len(stack.dispatcher.invocations)
+        timed = timed_invocations(stack.dispatcher)
         simulated_start, real_start = stack.clock.time(), time.perf_counter()
         slept.clear()
         arn = sfn.start_execution(stateMachineArn=stack.seeded.state_machines["provision"],
@@ -50,7 +54,35 @@ def main() -> int:
         print(f"simulated time:            {simulated / 60:7.1f} min (x{TIME_SCALE:g})")
         print(f"waits slept (Wait, Retry): {waits / 60:7.1f} min simulated = {waits_real:.2f} s real")
         print(f"wall time:                 {wall:7.2f} s  ratio {wall / waits_real:5.2f} x the scaled waits")
+        seconds = sum(s for _, s in timed)
+        print(f"Lambda GB-seconds:         {gb_seconds(timed):7.2f} (estimate: {seconds:.2f} s of in-process "
+              "invocations x each function's configured memory)")
     return 0 if status == "SUCCEEDED" else 1
+
+
+def timed_invocations(dispatcher) -> list[tuple[str, float]]:
+    """From now on, (deployed name, wall seconds) of every invocation the stack runs in-process."""
+    timed, invoke = [], dispatcher.invoke
+
+    def timed_invoke(name, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return invoke(name, *args, **kwargs)
+        finally:
+            timed.append((name, time.perf_counter() - start))
+    dispatcher.invoke = timed_invoke
+    return timed
+
+
+def gb_seconds(timed: list[tuple[str, float]], stage: str = "dev") -> float:
+    """Wall seconds x configured memory (GB), as Lambda bills duration."""
+    config = chalice_stage_config(ROOT, stage)
+    prefix = f"{config['app_name']}-{stage}-"
+
+    def memory_mb(name: str) -> int:
+        return config["functions"].get(name.removeprefix(prefix), {}).get("lambda_memory_size",
+                                                                          config["lambda_memory_size"])
+    return sum(seconds * memory_mb(name) / 1024 for name, seconds in timed)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from typing import Any, Callable
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from chalicelib import hub_records, hub_schedules, scaling
+from chalicelib import hub_records, hub_schedules, scaling, slack_blocks
 from chalicelib.errors import CourseHubError
 from chalicelib.eks_cluster import NodegroupBusy
 from chalicelib.hub_request import HubChanges, HubRequest
@@ -247,7 +247,7 @@ def view(record: dict) -> dict:
         "error": record.get("error"),
         "audit": record.get("audit"),
         "execution_arn": execution,
-        "console_url": console_url(execution) if execution else None,
+        "console_url": slack_blocks.console_url(execution) if execution else None,
         "request": record.get("request"),
         "created_by": record.get("created_by"),
         "created_at": record.get("created_at"),
@@ -272,12 +272,6 @@ def timeline(steps: dict, order: tuple[str, ...] = ()) -> list[dict]:
         out.append({"name": name, "outcome": step.get("outcome"), "started_at": started, "ended_at": ended,
                     "duration_s": seconds, "detail": step.get("detail") or ""})
     return out
-
-
-def console_url(execution_arn: str) -> str:
-    region = execution_arn.split(":")[3]
-    return (f"https://{region}.console.aws.amazon.com/states/home?region={region}"
-            f"#/v2/executions/details/{execution_arn}")
 
 
 # --- helpers ------------------------------------------------------------------------------------------------------

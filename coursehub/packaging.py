@@ -1,21 +1,27 @@
 """Package the app for CloudFormation: ``chalice package`` merged with the state machines and their resources.
 
-The merge template is built from ``statemachine/template.json`` and every
-``statemachine/*.asl.json``; each state machine gets its definition as is and
-its placeholders through ``DefinitionSubstitutions``, built by
-``statemachines.substitutions`` exactly as the local stack builds its values.
+The merge template is built from ``statemachine/template.json`` (its
+``${Placeholder}`` strings filled here) and every ``statemachine/*.asl.json``;
+each state machine gets its definition as is and its placeholders through
+``DefinitionSubstitutions``, built by ``statemachines.substitutions`` exactly as
+the local stack builds its values. Every function gets its fixed name, its log
+group and the stack's settings; those that run helm/kubectl get the layer, whose
+zip is copied next to ``deployment.zip``.
 """
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib.settings import DEFAULT_INSTANCE_TYPES, Settings
 from coursehub import event_rules, statemachines
+from coursehub_local import tools
 
 ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
@@ -24,6 +30,7 @@ KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certifica
 # Functions the hubs' schedules invoke directly (the teardown schedule starts a state machine instead).
 SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack")
 API_HANDLER = "APIHandler"  # the logical id of Chalice's one function behind the REST API
+LAYER_ZIP = "kubectl-layer.zip"  # next to deployment.zip in the package folder
 
 
 def app_functions() -> list[str]:
@@ -34,27 +41,44 @@ def app_functions() -> list[str]:
     return [f.name for f in app.pure_lambda_functions]
 
 
+def function_name(stage: str, function: str) -> str:
+    """The fixed Lambda name of a Chalice function: the ARNs the template builds from names rely on it."""
+    return f"coursehub-{stage}-{function}"
+
+
 def merge_template(stage: str, functions: list[str], sources: list[statemachines.StateMachineSource],
                    environment: dict[str, str]) -> dict:
     """The template Chalice merges into its own output."""
     base = json.loads((statemachines.STATEMACHINE_DIR / "template.json").read_text())
     resources = base["Resources"]
-    resources["HubTable"]["Properties"]["TableName"] = environment["HUB_TABLE_NAME"]
-    resources["IdempotencyTable"]["Properties"]["TableName"] = environment["IDEMPOTENCY_TABLE_NAME"]
-    statement = resources["StateMachineRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][0]
-    statement["Resource"] = [{"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions]
     function_refs = {f: {"Fn::GetAtt": [to_cfn_resource_name(f), "Arn"]} for f in functions}
     # Names are fixed, so ARNs are built from them: no dependency between a state machine and what it starts.
     machine_arns = {statemachines.state_machine_placeholder(s.name): _arn("states", "stateMachine:" + s.deployed_name(
         "coursehub", stage)) for s in [*statemachines.sources(), *sources]}
     teardown = machine_arns[statemachines.state_machine_placeholder("teardown")]
-    resources["ScheduleGroup"]["Properties"]["Name"] = f"coursehub-{stage}"
+    package_name, version = tools.LAYERS[tools.DEFAULT_LAYER]
+    _fill(base, {
+        "HubTableName": environment["HUB_TABLE_NAME"],
+        "IdempotencyTableName": environment["IDEMPOTENCY_TABLE_NAME"],
+        "FunctionArns": list(function_refs.values()),
+        "TeardownStateMachineArn": teardown,
+        "LifecycleFunctionArns": [_function_arn(stage, f) for f in SCHEDULED_FUNCTIONS],
+        "ScheduleGroupName": f"coursehub-{stage}",
+        "EksClusterRoleName": f"coursehub-{stage}-eks-cluster",
+        "EksNodeRoleName": f"coursehub-{stage}-eks-node",
+        "KubectlLayerName": f"coursehub-{stage}-kubectl-helm",
+        "KubectlLayerDescription": f"kubectl and helm at /opt/kubectl/kubectl and /opt/helm/helm "
+                                   f"({package_name} {version})",
+        "KubectlLayerZip": "./" + LAYER_ZIP,
+        "PythonRuntime": f"python{sys.version_info.major}.{sys.version_info.minor}",  # what chalice package sets
+        "VpcName": f"coursehub-{stage}",
+        # The stage's configuration is the parameters' default; a deployment may override each.
+        "AllowedInstanceTypes": environment.get("ALLOWED_INSTANCE_TYPES", ",".join(DEFAULT_INSTANCE_TYPES)),
+        "MaxNodesPerHub": environment.get("MAX_NODES_PER_HUB", str(Settings.max_nodes_per_hub)),
+        "TermHorizonDays": environment.get("TERM_HORIZON_DAYS", str(Settings.term_horizon_days)),
+    })
     for logical_id, rule in event_rules.rules(base).items():  # the stack's seed names them the same way
         rule["Name"] = event_rules.deployed_name(logical_id, "coursehub", stage)
-    scheduler_statements = resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
-    scheduler_statements[0]["Resource"] = teardown
-    scheduler_statements[1]["Resource"] = [_function_arn(stage, f) for f in SCHEDULED_FUNCTIONS]
-    resources["StateMachineRole"]["Properties"]["Policies"][1]["PolicyDocument"]["Statement"][0]["Resource"] = teardown
     for source in sources:
         text = source.text
         resources[source.logical_id] = {
@@ -68,25 +92,57 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
             },
         }
     kube_roles = [{"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in KUBE_FUNCTIONS if f in functions]
-    for logical_id in [*map(to_cfn_resource_name, functions), API_HANDLER]:
-        resources[logical_id] = {"Properties": {"Environment": {"Variables": {
-            "SLACK_WEBHOOK_SECRET_ARN": {"Ref": "SlackWebhookSecretArn"},
-            "HUB_TABLE_NAME": {"Ref": "HubTable"},
-            "CLUSTER_ROLE_ARN": {"Ref": "ClusterRoleArn"},
-            "NODE_ROLE_ARN": {"Ref": "NodeRoleArn"},
-            "SUBNET_IDS": {"Fn::Join": [",", {"Ref": "SubnetIds"}]},
-            "KUBE_ROLE_ARNS": {"Fn::Join": [",", kube_roles]},
-            "DOCKERHUB_SECRET_ARN": {"Ref": "DockerHubSecretArn"},
-            "GITHUB_TOKEN_SECRET_ARN": {"Ref": "GitHubTokenSecretArn"},
-            "SCHEDULE_GROUP": {"Ref": "ScheduleGroup"},
-            "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
-            "TEARDOWN_STATE_MACHINE_ARN": teardown,
-            "PROVISION_STATE_MACHINE_ARN": machine_arns[statemachines.state_machine_placeholder("provision")],
-            "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
-            "SCALE_FUNCTION_ARN": _function_arn(stage, "scale_hub"),
-            "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),
-        }}}}
+    variables = {
+        "SLACK_WEBHOOK_SECRET_ARN": {"Ref": "SlackWebhookSecretArn"},
+        "HUB_TABLE_NAME": {"Ref": "HubTable"},
+        "CLUSTER_ROLE_ARN": {"Fn::GetAtt": ["EksClusterRole", "Arn"]},
+        "NODE_ROLE_ARN": {"Fn::GetAtt": ["EksNodeRole", "Arn"]},
+        "SUBNET_IDS": {"Fn::If": ["CreateVpc",
+                                  {"Fn::Join": [",", [{"Ref": "PublicSubnetA"}, {"Ref": "PublicSubnetB"}]]},
+                                  {"Fn::Join": [",", {"Ref": "SubnetIds"}]}]},
+        "KUBE_ROLE_ARNS": {"Fn::Join": [",", kube_roles]},
+        "DOCKERHUB_SECRET_ARN": {"Ref": "DockerHubSecretArn"},
+        "GITHUB_TOKEN_SECRET_ARN": {"Ref": "GitHubTokenSecretArn"},
+        "ALLOWED_INSTANCE_TYPES": {"Ref": "AllowedInstanceTypes"},
+        "MAX_NODES_PER_HUB": {"Ref": "MaxNodesPerHub"},
+        "TERM_HORIZON_DAYS": {"Ref": "TermHorizonDays"},
+        "CHART_REPOSITORY": {"Fn::If": ["HasChartRepository", {"Ref": "ChartRepository"}, {"Ref": "AWS::NoValue"}]},
+        "SCHEDULE_GROUP": {"Ref": "ScheduleGroup"},
+        "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
+        "TEARDOWN_STATE_MACHINE_ARN": teardown,
+        "PROVISION_STATE_MACHINE_ARN": machine_arns[statemachines.state_machine_placeholder("provision")],
+        "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
+        "SCALE_FUNCTION_ARN": _function_arn(stage, "scale_hub"),
+        "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),
+    }
+    for logical_id, function in function_logical_ids(functions).items():
+        name = function_name(stage, function)
+        resources[logical_id + "LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
+            "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": {"Ref": "LogRetentionDays"}}}
+        properties = {"FunctionName": name, "Environment": {"Variables": variables}}
+        if function in KUBE_FUNCTIONS:  # they run /opt/helm/helm and /opt/kubectl/kubectl
+            properties["Layers"] = [{"Ref": "KubectlLayer"}]
+        # The log group first, so that Lambda never creates one of its own without the retention.
+        resources[logical_id] = {"DependsOn": [logical_id + "LogGroup"], "Properties": properties}
     return base
+
+
+def function_logical_ids(functions: list[str]) -> dict[str, str]:
+    """Logical id -> Chalice name of every function in the package, the API's handler included."""
+    return {**{to_cfn_resource_name(f): f for f in functions}, API_HANDLER: "api_handler"}
+
+
+def _fill(value, values: dict):
+    """Replace, in place, each string that is exactly a ``${Placeholder}`` of the base template."""
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        match = isinstance(item, str) and statemachines.PLACEHOLDER.fullmatch(item)
+        if match:
+            if match.group(1) not in values:
+                raise statemachines.PlaceholderError(f"template.json: no value for {item}")
+            value[key] = values[match.group(1)]
+        else:
+            _fill(item, values)
 
 
 def _arn(service: str, resource: str) -> dict:
@@ -94,7 +150,7 @@ def _arn(service: str, resource: str) -> dict:
 
 
 def _function_arn(stage: str, function: str) -> dict:
-    return _arn("lambda", f"function:coursehub-{stage}-{function}")
+    return _arn("lambda", "function:" + function_name(stage, function))
 
 
 def package(stage: str, out_dir: Path | None = None) -> Path:
@@ -113,12 +169,14 @@ def package(stage: str, out_dir: Path | None = None) -> Path:
         [_script("chalice"), "package", "--stage", stage, "--pkg-format", "cloudformation",
          "--merge-template", str(merge_file), str(package_dir)],
         cwd=ROOT, env=env, check=True)
+    shutil.copyfile(tools.layer_zip(), package_dir / LAYER_ZIP)
     return package_dir
 
 
-def lint(package_dir: Path) -> None:
-    """cfn-lint the packaged template; raises CalledProcessError on any finding."""
-    subprocess.run([_script("cfn-lint"), str(package_dir / "sam.json")], check=True)
+def lint(package_dir: Path, region: str | None = None) -> None:
+    """cfn-lint the packaged template (for ``region``, else cfn-lint's default); raises on any finding."""
+    regions = ["--regions", region] if region else []
+    subprocess.run([_script("cfn-lint"), *regions, "--", str(package_dir / "sam.json")], check=True)
 
 
 def _script(name: str) -> str:

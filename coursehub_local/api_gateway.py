@@ -35,6 +35,8 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from chalice.local import ChaliceRequestHandler, LocalGateway, LocalGatewayException
 
+from coursehub_local import aws_calls
+
 SERVICE = "execute-api"
 MAX_SKEW_SECONDS = 300
 _AUTHORIZATION = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)$")
@@ -159,7 +161,8 @@ class _Handler(ChaliceRequestHandler):
         app = self._gateway.containers.acquire()
         try:
             gateway = _IdentifiedGateway(app, self._gateway.lambda_config, identity)
-            response = gateway.handle_request(method=self.command, path=self.path, headers=headers, body=body)
+            with aws_calls.running("api_handler"):
+                response = gateway.handle_request(method=self.command, path=self.path, headers=headers, body=body)
             out_headers = {**response["headers"], **response["multiValueHeaders"]}
             self._send_http_response(response["statusCode"], out_headers, self._handle_binary(response)["body"])
         except LocalGatewayException:  # no such route: API Gateway answers 403 as well

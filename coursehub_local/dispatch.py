@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 from chalice.local import LambdaContext
 
+from coursehub_local import aws_calls
+
 log = logging.getLogger(__name__)
 
 
@@ -78,7 +80,8 @@ class LambdaDispatcher:
         context = LambdaContext(name, memory_mb, max_runtime_ms=timeout_s * 1000)
         context.invoked_function_arn = arn
         try:
-            result = function.handler(event, context)
+            with aws_calls.running(function.function):
+                result = function.handler(event, context)
         except Exception as error:  # noqa: BLE001 - every error is reported, as the runtime does
             log.info("%s raised %s", name, type(error).__name__)
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -97,6 +97,9 @@ class EksLifecycle:
         nodegroup = backend.describe_nodegroup(cluster_name, nodegroup_name)
         if nodegroup.status == "DELETING":
             return nodegroup
+        if nodegroup.status in ("CREATING", "UPDATING"):  # as AWS: a node group mid-change cannot be deleted
+            raise ResourceInUseException(clusterName=cluster_name, nodegroupName=nodegroup_name,
+                                         message=f"Nodegroup {nodegroup_name} is {nodegroup.status}")
         cluster = backend.clusters[cluster_name]
         nodegroup.status = "DELETING"
 

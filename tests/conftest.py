@@ -44,3 +44,8 @@ def eventually(check: Callable[[], object], timeout: float = 20.0, interval: flo
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout} s: {check.__doc__ or check}")
         time.sleep(interval)
+
+
+def pytest_collection_modifyitems(items):
+    """Tests marked ``after_end_to_end`` judge what the end-to-end runs recorded, so they run last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_end_to_end") is not None)

@@ -1,26 +1,172 @@
-"""``chalice package`` with the merge template gives a template cfn-lint accepts."""
+"""``chalice package`` with the merge template gives a template cfn-lint accepts, holding everything the app needs."""
+import fnmatch
 import json
+import zipfile
 
-from coursehub import packaging
+import pytest
+from chalice.utils import to_cfn_resource_name
+
+from coursehub import deploy_plan, packaging, statemachines
+from coursehub_local.dispatch import functions_of
+from coursehub_local.seed import chalice_stage_config
+
+CONFIG = chalice_stage_config(packaging.ROOT, "dev")
+ACCOUNT = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}
 
 
-def test_the_packaged_template_lints_clean_and_has_a_policy_per_function(tmp_path):
-    out = packaging.package("dev", tmp_path)
-    packaging.lint(out)  # raises on any cfn-lint finding
-    template = json.loads((out / "sam.json").read_text())
-    resources = template["Resources"]
-    functions = [n for n, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
-    assert "NotifySlack" in functions
-    for name in functions:
-        role = resources[name]["Properties"]["Role"]["Fn::GetAtt"][0]
-        assert resources[role]["Type"] == "AWS::IAM::Role"
-        variables = resources[name]["Properties"]["Environment"]["Variables"]
-        assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
-        assert variables["KUBE_ROLE_ARNS"]["Fn::Join"][1] == [
-            {"Fn::GetAtt": [role, "Arn"]} for role in ("InstallReleaseRole", "ConfigureLoadBalancerRole",
-                                                            "CheckCertificatesRole", "UninstallReleasesRole")]
-    machine = resources["ProvisionStateMachine"]["Properties"]
-    assert machine["DefinitionSubstitutions"]["InstallReleaseArn"] == {"Fn::GetAtt": ["InstallRelease", "Arn"]}
+@pytest.fixture(scope="module")
+def template(packaged):
+    return json.loads((packaged / "sam.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def resources(template):
+    return template["Resources"]
+
+
+def functions(resources):
+    return {name: r for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"}
+
+
+def test_the_packaged_template_lints_clean(packaged):
+    packaging.lint(packaged)  # raises on any cfn-lint finding; nothing is suppressed
+    assert (packaged / "deployment.zip").stat().st_size > 0
+
+
+def test_every_function_has_its_fixed_name_and_its_own_policy_file(resources):
+    expected = packaging.function_logical_ids(packaging.app_functions())
+    assert set(functions(resources)) == set(expected)
+    roles = set()
+    for logical_id, function in expected.items():
+        properties = resources[logical_id]["Properties"]
+        assert properties["FunctionName"] == f"coursehub-dev-{function}"
+        role = properties["Role"]["Fn::GetAtt"][0]
+        policy_file = packaging.ROOT / ".chalice" / CONFIG["functions"][function]["iam_policy_file"]
+        policy = json.loads(policy_file.read_text())
+        assert [p["PolicyDocument"] for p in resources[role]["Properties"]["Policies"]] == [policy], function
+        roles.add(role)
+    assert len(roles) == len(expected)
+
+
+def test_every_function_logs_to_its_own_group_with_the_retention(template, resources):
+    for logical_id, function in functions(resources).items():
+        group = resources[logical_id + "LogGroup"]
+        assert group["Type"] == "AWS::Logs::LogGroup"
+        assert group["Properties"] == {"LogGroupName": "/aws/lambda/" + function["Properties"]["FunctionName"],
+                                       "RetentionInDays": {"Ref": "LogRetentionDays"}}
+        assert function["DependsOn"] == [logical_id + "LogGroup"]  # Lambda never makes one without the retention
+    retention = template["Parameters"]["LogRetentionDays"]
+    assert retention["Default"] == 30 and {1, 30, 365, 3653} <= set(retention["AllowedValues"])
+
+
+def test_the_kubectl_layer_goes_to_exactly_the_functions_that_run_helm_and_kubectl(packaged, resources):
+    layered = {name for name, r in functions(resources).items() if "Layers" in r["Properties"]}
+    assert layered == {to_cfn_resource_name(f) for f in packaging.KUBE_FUNCTIONS}
+    assert all(resources[name]["Properties"]["Layers"] == [{"Ref": "KubectlLayer"}] for name in layered)
+    layer = resources["KubectlLayer"]["Properties"]
+    assert layer["LayerName"] == "coursehub-dev-kubectl-helm"
+    assert layer["CompatibleRuntimes"] == [resources["InstallRelease"]["Properties"]["Runtime"]]
+    with zipfile.ZipFile(packaged / layer["ContentUri"]) as archive:
+        assert {"helm/helm", "kubectl/kubectl"} <= set(archive.namelist())  # /opt/helm/helm, /opt/kubectl/kubectl
+
+
+def test_the_settings_come_from_parameters_defaulting_to_the_stage_config(template, resources):
+    parameters = template["Parameters"]
+    for variable, parameter in (("ALLOWED_INSTANCE_TYPES", "AllowedInstanceTypes"),
+                                ("MAX_NODES_PER_HUB", "MaxNodesPerHub"), ("TERM_HORIZON_DAYS", "TermHorizonDays")):
+        assert str(parameters[parameter]["Default"]) == CONFIG["environment"][variable]
+        for function in functions(resources).values():
+            assert function["Properties"]["Environment"]["Variables"][variable] == {"Ref": parameter}
+    variables = resources["NotifySlack"]["Properties"]["Environment"]["Variables"]
+    assert variables["SLACK_WEBHOOK_SECRET_ARN"] == {"Ref": "SlackWebhookSecretArn"}
+    assert variables["CHART_REPOSITORY"] == {"Fn::If": ["HasChartRepository", {"Ref": "ChartRepository"},
+                                                        {"Ref": "AWS::NoValue"}]}
+    assert variables["CLUSTER_ROLE_ARN"] == {"Fn::GetAtt": ["EksClusterRole", "Arn"]}
+    assert variables["NODE_ROLE_ARN"] == {"Fn::GetAtt": ["EksNodeRole", "Arn"]}
+    assert variables["KUBE_ROLE_ARNS"]["Fn::Join"][1] == [
+        {"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in packaging.KUBE_FUNCTIONS]
+    # What the scheduler and the app call by name is what the template names.
+    names = {r["Properties"]["FunctionName"] for r in functions(resources).values()}
+    for arn in (variables["SCALE_FUNCTION_ARN"], variables["NOTIFY_FUNCTION_ARN"],
+                *resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][1]["Resource"]):
+        assert arn["Fn::Sub"].rsplit(":", 1)[1] in names
+    assert not any("ClusterRoleArn" in p or "NodeRoleArn" in p for p in parameters)
+
+
+@pytest.mark.parametrize("role, function, trusted, policies", [
+    ("EksClusterRole", "create_cluster", "eks.amazonaws.com", {"AmazonEKSClusterPolicy"}),
+    ("EksNodeRole", "create_nodegroup", "ec2.amazonaws.com",
+     {"AmazonEKSWorkerNodePolicy", "AmazonEKS_CNI_Policy", "AmazonEC2ContainerRegistryReadOnly"}),
+])
+def test_the_eks_roles_are_in_the_stack_and_their_function_may_pass_them(resources, role, function, trusted, policies):
+    properties = resources[role]["Properties"]
+    assert properties["RoleName"] == f"coursehub-dev-eks-{'cluster' if role == 'EksClusterRole' else 'node'}"
+    assert [s["Principal"]["Service"] for s in properties["AssumeRolePolicyDocument"]["Statement"]] == [trusted]
+    assert {p["Fn::Sub"].rsplit("/", 1)[1] for p in properties["ManagedPolicyArns"]} == policies
+    statements = deploy_plan.role_statements({"Resources": resources}, to_cfn_resource_name(function))
+    passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
+                for r in deploy_plan._listed(s["Resource"])]
+    arn = f"arn:aws:iam::123456789012:role/{properties['RoleName']}"
+    assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in passable), passable
+
+
+def test_without_subnets_the_stack_makes_a_public_vpc_in_two_zones(template, resources):
+    made = {name for name, r in resources.items() if r.get("Condition") == "CreateVpc"}
+    assert made == {"Vpc", "InternetGateway", "VpcGatewayAttachment", "PublicSubnetA", "PublicSubnetB",
+                    "PublicRouteTable", "PublicRoute", "PublicSubnetARouteTableAssociation",
+                    "PublicSubnetBRouteTableAssociation"}
+    subnets = [resources[name]["Properties"] for name in ("PublicSubnetA", "PublicSubnetB")]
+    assert [s["AvailabilityZone"]["Fn::Select"][0] for s in subnets] == [0, 1]
+    for subnet in subnets:
+        assert subnet["MapPublicIpOnLaunch"] is True
+        assert {"Key": "kubernetes.io/role/elb", "Value": "1"} in subnet["Tags"]
+    assert resources["PublicRoute"]["Properties"]["DestinationCidrBlock"] == "0.0.0.0/0"
+    condition = template["Conditions"]["CreateVpc"]
+    assert deploy_plan.evaluate(condition, template, deploy_plan.parameter_values(template, {})) is True
+    given = deploy_plan.parameter_values(template, {"SubnetIds": "subnet-0a,subnet-0b"})
+    assert deploy_plan.evaluate(condition, template, given) is False
+    assert resources["CheckCluster"]["Properties"]["Environment"]["Variables"]["SUBNET_IDS"]["Fn::If"][0] == "CreateVpc"
+
+
+@pytest.mark.parametrize("source", statemachines.sources(), ids=lambda s: s.name)
+def test_each_state_machine_runs_its_asl_file_with_the_functions_the_local_stack_runs(resources, source):
+    properties = resources[source.logical_id]["Properties"]
+    assert properties["Definition"] == json.loads(source.text)
+    assert properties["StateMachineName"] == f"coursehub-dev-{source.name}"
+
+    def resolve(value):  # as CloudFormation would, through the names the template fixes
+        if "Fn::GetAtt" in value:
+            name = resources[value["Fn::GetAtt"][0]]["Properties"]["FunctionName"]
+            return f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        if "Ref" in value:
+            return resources[value["Ref"]]["Properties"]["TableName"]
+        text = value["Fn::Sub"]
+        for name, replacement in ACCOUNT.items():
+            text = text.replace(name, replacement)
+        return text
+
+    deployed = {f.function: f"arn:aws:lambda:us-east-1:123456789012:function:{f.name}"
+                for f in functions_of("app", "dev")}
+    machines = {statemachines.state_machine_placeholder(s.name): "arn:aws:states:us-east-1:123456789012:"
+                f"stateMachine:coursehub-dev-{s.name}" for s in statemachines.sources()}
+    local = statemachines.substitutions(source.text, deployed,
+                                        {"HubTableName": CONFIG["environment"]["HUB_TABLE_NAME"], **machines})
+    assert {key: resolve(value) for key, value in properties["DefinitionSubstitutions"].items()} == local
+
+
+def test_what_was_there_before_stays(template, resources):
     table = resources["HubTable"]["Properties"]
     assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
-    assert (out / "deployment.zip").stat().st_size > 0
+    assert resources["HubTable"]["DeletionPolicy"] == "Retain"
+    assert resources["IdempotencyTable"]["Properties"]["TableName"] == "coursehub-dev-idempotency"
+    assert resources["ScheduleGroup"]["Properties"]["Name"] == "coursehub-dev"
+    assert resources["ExecutionEndRule"]["Properties"]["Name"] == "coursehub-dev-ExecutionEndRule"
+    assert {r["Properties"]["ResponseType"] for r in resources.values()
+            if r["Type"] == "AWS::ApiGateway::GatewayResponse"} == {"DEFAULT_4XX", "DEFAULT_5XX"}
+    assert {"SchedulerRole", "StateMachineRole", "RestAPI"} <= set(resources)
+    assert "EndpointURL" in template["Outputs"]
+
+
+def test_a_placeholder_of_template_json_without_a_value_is_named():
+    with pytest.raises(statemachines.PlaceholderError, match="VpcName"):
+        packaging._fill({"Tags": [{"Key": "Name", "Value": "${VpcName}"}]}, {})

@@ -94,6 +94,20 @@ def test_something_left_behind_is_found_by_the_audit_reported_by_id_and_cleaned(
     stray = f"a{uuid.uuid4().hex[:20]}"  # what a Service created outside the releases leaves behind
     elb.create_load_balancer(LoadBalancerName=stray, AvailabilityZones=[f"{stack.config.region}a"], Tags=tag,
                              Listeners=[{"Protocol": "TCP", "LoadBalancerPort": 80, "InstancePort": 30080}])
+    # A Service's leftovers of other kinds: a target group, a security group another group's rule names, and a
+    # network interface nobody uses.
+    vpc, subnet = stack.seeded.vpc_id, stack.seeded.subnet_ids[0]
+    target_group = stack.client("elbv2").create_target_group(
+        Name=f"k8s-{uuid.uuid4().hex[:12]}", Protocol="TCP", Port=80, VpcId=vpc,
+        Tags=tag)["TargetGroups"][0]["TargetGroupArn"]
+    groups = [ec2.create_security_group(GroupName=f"k8s-{name}-{uuid.uuid4().hex[:8]}", Description="left behind",
+                                        VpcId=vpc, TagSpecifications=[{"ResourceType": "security-group",
+                                                                       "Tags": tag}])["GroupId"]
+              for name in ("elb", "shared")]
+    ec2.authorize_security_group_ingress(GroupId=groups[1], IpPermissions=[
+        {"IpProtocol": "tcp", "FromPort": 80, "ToPort": 80, "UserIdGroupPairs": [{"GroupId": groups[0]}]}])
+    interface = ec2.create_network_interface(SubnetId=subnet, Groups=[groups[1]], TagSpecifications=[
+        {"ResourceType": "network-interface", "Tags": tag}])["NetworkInterface"]["NetworkInterfaceId"]
     before = len(stack.slack.messages())
 
     described, _ = teardown(stack, hub_id)
@@ -101,7 +115,10 @@ def test_something_left_behind_is_found_by_the_audit_reported_by_id_and_cleaned(
     audit = record_of(stack, hub_id)["audit"]
     assert volume in audit["found"]["volumes"] and stray in audit["found"]["classic_load_balancers"]
     assert volume in audit["cleaned"]["volumes"] and stray in audit["cleaned"]["classic_load_balancers"]
-    assert audit["clean"]
+    assert target_group in audit["cleaned"]["target_groups"]
+    assert set(groups) <= set(audit["cleaned"]["security_groups"])
+    assert interface in audit["cleaned"]["network_interfaces"]
+    assert audit["clean"], audit
     summary = stack.slack.texts()[before:][-1]
     assert volume in summary and stray in summary, summary
     assert not ec2.describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume]}])["Volumes"]

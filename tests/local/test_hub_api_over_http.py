@@ -167,6 +167,10 @@ def test_a_hub_through_the_api_fails_is_retried_extended_resized_and_retired(sta
     refused = api.call("PATCH", f"/hubs/{hub_id}", body={"nodes": {"max_size": 99}}, check=False)
     assert (refused.status, refused.body["field"]) == (400, "nodes.max_size")
     assert api.get(hub_id).body["request"]["nodes"]["max_size"] == 2  # the refused change lost nothing
+    always_on = api.update(hub_id, {"scaling": None}).body
+    assert sorted(always_on["schedules"]) == [f"{hub_id}-reminder", f"{hub_id}-teardown"]
+    assert [s["Name"] for s in scheduler.list_schedules(GroupName=group, NamePrefix=f"{hub_id}-scale")[
+        "Schedules"]] == []
 
     listed = api.hubs(status="READY", limit=100).body
     assert hub_id in [h["hub_id"] for h in listed["hubs"]]
@@ -235,7 +239,8 @@ def test_retiring_a_hub_while_it_is_provisioned_stops_that_run_and_leaves_nothin
     hub_id = f"hub-{course}"
     created = api.create(hub_request(stack, course))
     provisioning = created.body["execution_arn"]
-    eventually(lambda: api.get(hub_id).body["current_step"] is not None)  # the run is under way
+    # Under way: its cluster is up and its node group is being created.
+    eventually(lambda: api.get(hub_id).body["current_step"] == "Check the node group is active", timeout=60)
     retiring = api.retire(hub_id)
     assert retiring.status == 202 and retiring.body["workflow"] == "teardown"
     sfn = stack.client("stepfunctions")
@@ -246,3 +251,21 @@ def test_retiring_a_hub_while_it_is_provisioned_stops_that_run_and_leaves_nothin
     assert retired["execution_arn"] == retiring.body["execution_arn"]
     clusters = stack.client("eks").list_clusters()["clusters"]
     assert f"coursehub-{course}" not in clusters
+
+
+def test_a_workflow_aws_refuses_to_start_leaves_the_hub_failed_and_the_key_free(stack, api):
+    course = f"n{uuid.uuid4().hex[:6]}"
+    hub_id, key, body = f"hub-{course}", str(uuid.uuid4()), hub_request(stack, course)
+    stack.faults.inject("stepfunctions", "StartExecution", times=1, code="ServiceQuotaExceededException",
+                        status=400)
+    refused = api.call("POST", "/hubs", body=body, headers={"Idempotency-Key": key}, check=False)
+    assert (refused.status, refused.body["code"]) == (503, "WorkflowNotStarted")
+    assert f"POST /hubs/{hub_id}/retry" in refused.body["message"]
+    failed = api.get(hub_id).body
+    assert failed["status"] == "FAILED" and failed["error"]["step"] == "Start provisioning"
+    assert executions(stack, hub_id) == []
+    again = api.call("POST", "/hubs", body=body, headers={"Idempotency-Key": key}, check=False)
+    assert again.status == 200 and again.body["status"] == "FAILED"  # the key was not kept for the 503
+    retired = api.retire(hub_id)
+    assert retired.status == 202
+    assert until(api, hub_id, settled)["status"] == "RETIRED"

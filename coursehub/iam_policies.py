@@ -1,0 +1,92 @@
+"""Each function's IAM policy against the AWS actions it was seen to perform.
+
+``problems`` lists, per function, every performed action its policy does not
+allow (the function would fail on AWS) and every granted action it never
+performed (more than it needs). Some grants are used without an API call of
+the function's own, so they are derived, not recorded:
+
+- ``logs:*`` to write the function's logs: the Lambda runtime uses them;
+- ``iam:PassRole``: passing a role to EKS (cluster, node group) or to EventBridge Scheduler (schedule targets);
+- ``eks:TagResource``: creating an EKS cluster or node group with tags (tag-on-create is authorized as tagging).
+
+``sts:GetCallerIdentity`` needs no permission, so it is not required.
+"""
+from __future__ import annotations
+
+import fnmatch
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+CHALICE_DIR = ROOT / ".chalice"
+RUNTIME = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+PASSES_A_ROLE = {"eks:CreateCluster", "eks:CreateNodegroup", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
+TAGS_ON_CREATE = {"eks:CreateCluster", "eks:CreateNodegroup"}  # the project always tags what EKS creates
+NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
+
+
+@dataclass(frozen=True, order=True)
+class Problem:
+    function: str
+    action: str
+    kind: str  # "not allowed" or "never used"
+
+    def __str__(self) -> str:
+        if self.kind == "not allowed":
+            return f"{self.function} calls {self.action}, which its policy does not allow"
+        return f"{self.function} is granted {self.action} but never used it"
+
+
+def policies(chalice_dir: Path = CHALICE_DIR) -> dict[str, dict]:
+    """Each function's policy document, by Chalice function name (from ``config.json``)."""
+    config = json.loads((chalice_dir / "config.json").read_text())
+    return {name: json.loads((chalice_dir / settings["iam_policy_file"]).read_text())
+            for name, settings in config["lambda_functions"].items()}
+
+
+def granted(policy: dict) -> list[str]:
+    """The action patterns the policy allows (``Deny`` and ``NotAction`` are not used here)."""
+    found = []
+    for statement in policy["Statement"]:
+        if statement["Effect"] == "Allow":
+            actions = statement["Action"]
+            found += [actions] if isinstance(actions, str) else actions
+    return found
+
+
+def allows(patterns: list[str], action: str) -> bool:
+    return any(fnmatch.fnmatchcase(action.lower(), pattern.lower()) for pattern in patterns)
+
+
+def needed(performed: set[str]) -> set[str]:
+    """What the function needs: what it called, plus what those calls use on its behalf."""
+    needs = set(performed) - NEEDS_NO_PERMISSION
+    if needs & PASSES_A_ROLE:
+        needs.add("iam:PassRole")
+    if needs & TAGS_ON_CREATE:
+        needs.add("eks:TagResource")
+    return needs
+
+
+def problems(performed: dict[str, set[str]], documents: dict[str, dict]) -> list[Problem]:
+    """Every action a function performed that its policy does not allow, and every grant it did not use."""
+    found = []
+    for function, policy in documents.items():
+        patterns = granted(policy)
+        needs = needed(performed.get(function, set()))
+        found += [Problem(function, action, "not allowed") for action in needs if not allows(patterns, action)]
+        found += [Problem(function, pattern, "never used") for pattern in patterns
+                  if pattern not in RUNTIME and not any(allows([pattern], action) for action in needs)]
+    found += [Problem(function, "(no policy)", "not allowed") for function in performed if function not in documents]
+    return sorted(found)
+
+
+def wildcard_resources(policy: dict) -> list[list[str]]:
+    """The action lists of statements on every resource (``"Resource": "*"`` without a tag or other condition)."""
+    out = []
+    for statement in policy["Statement"]:
+        if statement.get("Resource") in ("*", ["*"]) and not statement.get("Condition"):
+            actions = statement["Action"]
+            out.append([actions] if isinstance(actions, str) else actions)
+    return out
