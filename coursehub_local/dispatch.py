@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import sys
 import logging
 import threading
 import traceback
@@ -39,8 +40,13 @@ def deployed_name(app_name: str, stage: str, function: str) -> str:
 
 
 def functions_of(module_name: str, stage: str) -> list[DeployedFunction]:
-    """Every ``@app.lambda_function`` of the Chalice app in ``module_name``."""
-    module = importlib.import_module(module_name)
+    """Every ``@app.lambda_function`` of the Chalice app in ``module_name``, freshly loaded.
+
+    A stack deploys the functions anew: like a new deployment on AWS, no container keeps state (cached
+    settings, clients bound to an earlier stack's endpoint) from a stack that ran before in this process.
+    """
+    loaded = sys.modules.get(module_name)
+    module = importlib.reload(loaded) if loaded else importlib.import_module(module_name)
     app = module.app
     found = []
     for config in app.pure_lambda_functions:

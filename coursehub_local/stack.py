@@ -108,7 +108,11 @@ class LocalStack:
         return boto3.client(service, endpoint_url=self.endpoint, region_name=self.config.region,
                             config=_STACK_CLIENT, **CREDENTIALS)
 
+    _running: "LocalStack | None" = None  # moto's state is per process: one stack at a time
+
     def start(self) -> "LocalStack":
+        if LocalStack._running is not None:
+            raise RuntimeError("a local stack already runs in this process; stop it first (moto's state is shared)")
         from moto.core.config import default_user_config
         from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
                                                    create_backend_app)
@@ -157,9 +161,12 @@ class LocalStack:
         self._spawn("ticker", self._tick)
         if self.config.state_file:
             self.write_state_file(self.config.state_file)
+        LocalStack._running = self
         return self
 
     def stop(self) -> None:
+        if LocalStack._running is self:
+            LocalStack._running = None
         self._stopping.set()
         self.clusters.stop()
         if self.schedules:

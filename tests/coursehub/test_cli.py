@@ -14,11 +14,10 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import hub_schedules
 from coursehub import hub_commands
 from coursehub.api_client import ApiClient
 from coursehub.cli import main
-from coursehub_local.stack import ROOT
+from coursehub_local.stack import ROOT, LocalStack, StackConfig
 from tests.conftest import eventually
 
 WATCH = ("--watch", "--interval", "0.5", "--timeout", "120")
@@ -44,17 +43,14 @@ def run(*args: str, cwd) -> tuple[int, str, str]:
 
 
 @pytest.fixture(scope="module")
-def local(stack, tmp_path_factory):
-    """The session's local stack, its details in <dir>/.coursehub/local.json as `coursehub local up` writes them."""
+def local(tmp_path_factory):
+    """A local stack of its own whose details are in <dir>/.coursehub/local.json, as `coursehub local up` writes
+    them (one stack runs per process: this module runs before the session's shared stack starts)."""
     directory = tmp_path_factory.mktemp("terminal")
-    stack.write_state_file(directory / ".coursehub" / "local.json")
+    stack = LocalStack(StackConfig(time_scale=600, state_file=directory / ".coursehub" / "local.json"))
+    stack.start()
     yield stack, directory
-    client = ApiClient.local(stack.details())
-    for hub_id in ("hub-cs101", "hub-cs102"):  # retired, so nothing of them (records, schedules) meets later tests
-        hub_schedules.delete_all(stack.client("scheduler"), stack.seeded.schedule_group, hub_id)
-        if client.call("GET", f"/hubs/{hub_id}", check=False).status == 200:
-            client.call("DELETE", f"/hubs/{hub_id}", check=False)
-            eventually(lambda: client.get(hub_id).body["status"] in ("RETIRED", "FAILED"), timeout=180)
+    stack.stop()
 
 
 @pytest.fixture(scope="module")
