@@ -101,8 +101,8 @@ def size_options(parser: argparse.ArgumentParser) -> None:
 def watch_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--watch", action="store_true", help="follow the run until READY, RETIRED or FAILED "
                         "(exit 1 unless READY or RETIRED)")
-    parser.add_argument("--interval", type=seconds, default=1.0, metavar="S", help="seconds between polls (1)")
-    parser.add_argument("--timeout", type=seconds, default=3600.0, metavar="S",
+    parser.add_argument("--interval", type=positive, default=1.0, metavar="S", help="seconds between polls (1)")
+    parser.add_argument("--timeout", type=positive, default=3600.0, metavar="S",
                         help="stop watching after this many seconds (3600)")
 
 
@@ -125,11 +125,12 @@ def count(text: str) -> int:
     return int(text)
 
 
-def seconds(text: str) -> float:
+def positive(text: str) -> float:
+    """A positive number (seconds, a time scale) from the command line."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value

@@ -66,19 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _stack_options(parser: argparse.ArgumentParser, default_scale: float) -> None:
-    parser.add_argument("--time-scale", type=_positive, default=default_scale,
+    parser.add_argument("--time-scale", type=arguments.positive, default=default_scale,
                         help=f"simulated seconds per real second (default {default_scale:g})")
     parser.add_argument("--stage", default="dev")
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be positive")
-    return value
 
 
 def _fault(text: str) -> tuple[str, str]:

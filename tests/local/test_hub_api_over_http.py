@@ -269,3 +269,14 @@ def test_a_workflow_aws_refuses_to_start_leaves_the_hub_failed_and_the_key_free(
     retired = api.retire(hub_id)
     assert retired.status == 202
     assert until(api, hub_id, settled)["status"] == "RETIRED"
+
+
+def test_no_secret_value_reaches_an_api_answer(stack, api):
+    sm = stack.client("secretsmanager")
+    secrets = [sm.get_secret_value(SecretId=arn)["SecretString"] for arn in stack.seeded.secrets.values()]
+    values = [s for s in secrets if s] + ["local-dockerhub-password"]
+    answers = [api.hubs(limit=100).body]
+    answers += [api.get(hub["hub_id"]).body for hub in answers[0]["hubs"]]
+    assert len(answers) > 1, "the other tests of this file left hubs to read"
+    text = json.dumps(answers)
+    assert not [value for value in values if value in text]
