@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any, Callable
@@ -84,8 +85,6 @@ def json_object(raw: bytes | None) -> dict:
 
 
 def idempotency_key(value: str | None) -> str | None:
-    import re
-
     if value is None:
         return None
     if not re.fullmatch(IDEMPOTENCY_KEY, value):

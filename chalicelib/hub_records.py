@@ -72,12 +72,13 @@ def set_status(dynamodb: Any, table: str, hub_id: str, status: str, **fields: An
     update(dynamodb, table, hub_id, status=status, **fields)
 
 
-def _update(dynamodb: Any, table: str, hub_id: str, expression: str, names: dict, values: dict) -> None:
+def _update(dynamodb: Any, table: str, hub_id: str, expression: str, names: dict, values: dict,
+            condition: str | None = None) -> None:
     try:
         dynamodb.update_item(TableName=table, Key={"hub_id": {"S": hub_id}}, UpdateExpression=expression,
                              ExpressionAttributeNames=names,
                              ExpressionAttributeValues={k: _serialize(v) for k, v in values.items()},
-                             ConditionExpression="attribute_exists(hub_id)")
+                             ConditionExpression=" AND ".join(filter(None, ["attribute_exists(hub_id)", condition])))
     except dynamodb.exceptions.ConditionalCheckFailedException:
         raise HubNotFound(f"no hub {hub_id}") from None
 
@@ -99,10 +100,18 @@ def _item(record: dict) -> dict:
 
 def update(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
     """Set top-level fields (scale, schedules, audit, ...) without changing the status."""
+    _set_fields(dynamodb, table, hub_id, fields)
+
+
+def _set_fields(dynamodb: Any, table: str, hub_id: str, fields: dict, seen: str | None = None) -> None:
+    """SET ``fields`` and ``updated_at``; with ``seen``, only while the status is still ``seen`` (else HubNotFound)."""
     names = {f"#f{i}": k for i, k in enumerate(fields)}
     values = {":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
     sets = ["updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
-    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values)
+    condition = None
+    if seen is not None:
+        names["#status"], values[":seen"], condition = "status", seen, "#status = :seen"
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values, condition)
 
 
 def put_unless_live(dynamodb: Any, table: str, record: dict) -> bool:
@@ -119,14 +128,9 @@ def put_unless_live(dynamodb: Any, table: str, record: dict) -> bool:
 
 def transition(dynamodb: Any, table: str, hub_id: str, seen: str, status: str, **fields: Any) -> bool:
     """Set ``status`` (and ``fields``) only if the hub is still ``seen``; False if another writer got there first."""
-    values = {":seen": seen, ":status": status, ":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
-    names = {"#status": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
-    sets = ["#status = :status", "updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
     try:
-        dynamodb.update_item(TableName=table, Key={"hub_id": {"S": hub_id}}, UpdateExpression="SET " + ", ".join(sets),
-                             ConditionExpression="#status = :seen", ExpressionAttributeNames=names,
-                             ExpressionAttributeValues={k: _serialize(v) for k, v in values.items()})
-    except dynamodb.exceptions.ConditionalCheckFailedException:
+        _set_fields(dynamodb, table, hub_id, {"status": status, **fields}, seen=seen)
+    except HubNotFound:
         return False
     return True
 

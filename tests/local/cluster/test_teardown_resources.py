@@ -104,12 +104,17 @@ def bound(stack, config, namespace, name="data"):
                       and pvc.get("status", {}).get("phase") == "Bound" and pvc)
 
 
-def test_nodes_scale_to_zero_and_back_taking_workloads_volumes_and_elb_registrations_with_them(stack, tmp_path):
+def cluster_with_a_node(stack, tmp_path):
+    """A fresh ACTIVE cluster with one node and a "hub" namespace: its name, kubeconfig and the namespace."""
     name, described = active_cluster(stack)
     config = kubeconfig(tmp_path, stack, described)
     add_nodegroup(stack, name, desired=1)
-    namespace = "hub"
-    kubectl(config, "create", "namespace", namespace)
+    kubectl(config, "create", "namespace", "hub")
+    return name, config, "hub"
+
+
+def test_nodes_scale_to_zero_and_back_taking_workloads_volumes_and_elb_registrations_with_them(stack, tmp_path):
+    name, config, namespace = cluster_with_a_node(stack, tmp_path)
     deployment, service = web(namespace, claim="data")
     apply(config, claim(namespace), deployment, service)
     bound(stack, config, namespace)
@@ -226,11 +231,7 @@ def test_deleting_the_namespace_deletes_an_nlb_and_its_target_groups(stack, clus
 
 
 def test_deleting_the_cluster_first_leaves_its_load_balancers_security_groups_and_volumes_behind(stack, tmp_path):
-    name, described = active_cluster(stack)
-    config = kubeconfig(tmp_path, stack, described)
-    add_nodegroup(stack, name, desired=1)
-    namespace = "hub"
-    kubectl(config, "create", "namespace", namespace)
+    name, config, namespace = cluster_with_a_node(stack, tmp_path)
     deployment, service = web(namespace, claim="data")
     _, network = web(namespace, annotations={"service.beta.kubernetes.io/aws-load-balancer-type": "nlb"})
     network["metadata"]["name"] = "web-nlb"
