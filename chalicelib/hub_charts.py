@@ -36,12 +36,19 @@ class Release:
     name: str
     namespace: str
     values: Callable[..., dict]
+    hook_seconds: float = 0  # what helm may wait on the chart's hook Jobs, beyond the usual timeout
+
+
+# cert-manager's post-install hook Job ``startupapicheck`` (templates/startupapicheck-job.yaml) runs
+# ``check api --wait=1m`` with ``backoffLimit: 4`` (values.yaml ``startupapicheck``), and helm's install
+# returns only when it has completed: up to five one-minute attempts on a node group that just came up.
+CERT_MANAGER_HOOK_SECONDS = 5 * 60
 
 
 RELEASES = {
     "ingress": Release("ingress", charts.INGRESS, "nginx-ingress", "ingress", values.ingress_values),
     "cert_manager": Release("cert_manager", charts.CERT_MANAGER, "cert-manager", "cert-manager",
-                            values.cert_manager_values),
+                            values.cert_manager_values, hook_seconds=CERT_MANAGER_HOOK_SECONDS),
     "binderhub": Release("binderhub", charts.BINDERHUB, "binderhub", HUB_NAMESPACE, values.binderhub_values),
 }
 
@@ -57,13 +64,14 @@ def chart_secrets(secretsmanager: Any, request: HubRequest) -> values.ChartSecre
 
 def install(runner: Runner, key: str, request: HubRequest, *, chart_repository: str | None,
             secrets: values.ChartSecrets | None = None, timeout_s: float = 120) -> dict:
-    """Install or upgrade one of the hub's releases at the request's pinned version."""
+    """Install or upgrade one of the hub's releases at the request's pinned version; hook Jobs get their time."""
     release = RELEASES[key]
     chart = charts.Chart(release.chart.name, release.chart.repository,
                          getattr(request.chart_versions, release.key))
     generated = release.values(request, secrets) if key == "binderhub" else release.values(request)
     status = releases.install_or_upgrade(runner, release.name, release.namespace,
-                                         chart.reference(chart_repository), generated, timeout_s)
+                                         chart.reference(chart_repository), generated,
+                                         timeout_s + release.hook_seconds)
     if key == "binderhub":
         releases.apply_manifest(runner, values.issuer(request, release.namespace))
     return {"release": release.name, "namespace": release.namespace, "version": chart.version,

@@ -147,7 +147,7 @@ class LocalStack:
         os.environ["MOTO_PORT"] = str(self._server.server_address[1])  # the Step Functions engine calls Lambda here
         self.slack.start()
         self._start_public_names()
-        self.chart_repository = ChartRepository().start()  # CHART_REPOSITORY: the stand-in charts
+        self.chart_repository = ChartRepository().start()  # CHART_REPOSITORY: the real chart packages
         sources = statemachines.sources() + [s for d in self.config.extra_state_machines
                                              for s in statemachines.sources(d)]
         self.seeded = seed(self.client, app_name=stage_config["app_name"], stage=self.config.stage,

@@ -20,6 +20,7 @@ class ControllerTimings:
     health_check_resync: float = 300
     certificate_issue: float = 30
     volume_ready: float = 10
+    job_complete: float = 20  # a small hook Job's pod: pull, start, run, exit (an estimate)
 
 
 @dataclass

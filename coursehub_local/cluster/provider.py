@@ -16,6 +16,7 @@ from coursehub_local.clock import Clock
 from coursehub_local.cluster.certificates import CertificateController
 from coursehub_local.cluster.context import ClusterContext, ControllerTimings
 from coursehub_local.cluster.ingress import IngressController
+from coursehub_local.cluster.jobs import JobController
 from coursehub_local.cluster.load_balancers import LoadBalancerController
 from coursehub_local.cluster.nodes import NodeController
 from coursehub_local.cluster.volume_attachments import VolumeAttachments
@@ -92,6 +93,8 @@ class _Cluster:
         self.nodes = NodeController(ctx)
         self.workloads = WorkloadController(ctx, self.nodes)
         self.workloads.start()
+        self.jobs = JobController(ctx, self.nodes)
+        self.jobs.start()
         self.load_balancers = LoadBalancerController(ctx)
         self.load_balancers.start()
         self.volumes = VolumeController(ctx)
@@ -102,6 +105,7 @@ class _Cluster:
     def nodegroups_changed(self) -> None:
         self.nodes.sync()
         self.workloads.nodes_changed()
+        self.jobs.nodes_changed()
         self.load_balancers.nodes_changed()
         self.volumes.nodes_changed()
         self.attachments.nodes_changed()
@@ -109,6 +113,7 @@ class _Cluster:
     def stop(self) -> None:
         """Stop everything that plays the cluster's controllers: what they have not cleaned up stays in AWS."""
         self.workloads.stop()
+        self.jobs.stop()
         self.load_balancers.stop()
         self.volumes.stop()
         self.attachments.stop()

@@ -8,7 +8,7 @@ from chalicelib import charts
 from chalicelib.errors import KubeCommandFailed
 from chalicelib.runner import Runner
 from coursehub_local.chart_repository import ChartRepository
-from coursehub_local.charts import chart_path
+from coursehub_local.charts import chart_file
 from coursehub_local.tools import tool_path
 
 MIRROR = "https://charts.example.edu/mirror"
@@ -16,7 +16,7 @@ MIRROR = "https://charts.example.edu/mirror"
 
 @pytest.fixture(scope="module")
 def stand_ins():
-    """The stand-in charts served as a Helm repository, as the local stack serves them."""
+    """The real chart packages served as a Helm repository, as the local stack serves them."""
     with ChartRepository() as repository:
         yield repository.url
 
@@ -28,26 +28,26 @@ def helm():
 
 
 def test_production_references_pin_a_version_in_the_right_form():
-    assert charts.INGRESS.reference() == ["oci://ghcr.io/nginx/charts/nginx-ingress", "--version", "2.7.2"]
+    assert charts.INGRESS.reference() == ["oci://ghcr.io/nginx/charts/nginx-ingress", "--version", "2.6.4"]
     assert charts.BINDERHUB.reference() == ["binderhub", "--repo", "https://jupyterhub.github.io/helm-chart",
                                             "--version", charts.BINDERHUB.version]
     assert all(chart.version and chart.version != "latest" for chart in charts.PINNED.values())
 
 
 def test_a_mirror_repository_serves_every_chart_by_name_at_its_pinned_version():
-    assert charts.INGRESS.reference(MIRROR) == ["nginx-ingress", "--repo", MIRROR, "--version", "2.7.2"]  # not OCI
+    assert charts.INGRESS.reference(MIRROR) == ["nginx-ingress", "--repo", MIRROR, "--version", "2.6.4"]  # not OCI
     for chart in charts.PINNED.values():
         assert chart.reference(MIRROR) == [chart.name, "--repo", MIRROR, "--version", chart.version]
     assert charts.CERT_MANAGER.reference(None) == charts.CERT_MANAGER.reference()
 
 
-def test_every_pinned_chart_has_a_stand_in_of_the_same_name_and_version():
+def test_every_pinned_chart_is_a_released_package_of_that_name_and_version():
     for chart in charts.PINNED.values():
-        meta = yaml.safe_load((chart_path(chart.name) / "Chart.yaml").read_text())
+        meta = yaml.safe_load(chart_file(chart.name, "Chart.yaml"))
         assert (meta["name"], meta["version"]) == (chart.name, chart.version)
 
 
-def test_helm_renders_each_stand_in_through_its_mirror_reference(stand_ins, helm):
+def test_helm_renders_each_pinned_chart_through_its_mirror_reference(stand_ins, helm):
     for chart in charts.PINNED.values():
         assert "kind:" in helm.helm("template", "release", *chart.reference(stand_ins))
 

