@@ -133,7 +133,7 @@ def _remove_path(store, namespace: str, name: str, challenge: dict) -> None:
     except ApiError:
         return  # "named ingress resource not found, skipping cleanup"
     path, rules = f"{CHALLENGE_PATH}/{challenge['spec']['token']}", []
-    for rule in ingress.get("spec", {}).get("rules", []):
+    for rule in copy.deepcopy(ingress.get("spec", {}).get("rules", [])):
         if rule.get("host") != challenge["spec"]["dnsName"] or "http" not in rule:
             rules.append(rule)
             continue
