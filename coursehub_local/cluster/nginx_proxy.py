@@ -5,7 +5,8 @@ nginx carries it out (nginx.org/en/docs/http/ngx_http_proxy_module.html):
 
 - a plain-HTTP request to a host with TLS is answered ``301`` to ``https://$host:443$request_uri``
   unless ``nginx.org/ssl-redirect: "false"``;
-- a body over ``client_max_body_size`` gets ``413 Request Entity Too Large`` (ngx_http_core_module);
+- a body over ``client_max_body_size`` gets ``413 Request Entity Too Large`` (ngx_http_core_module),
+  and nginx reads and drops the rest of the body before closing (``lingering_close``);
 - ``Upgrade``/``Connection`` are hop-by-hop: nginx passes them only where the location sets them, that
   is for Services in ``nginx.org/websocket-services``; elsewhere upstream sees a plain request;
 - ``proxy_buffering on``: the body is held until a buffer (``proxy_buffer_size``, one 4 KiB page)
@@ -60,8 +61,9 @@ class NginxHandler(BaseHTTPRequestHandler):
             return self._page(404)
         length = int(self.headers.get("Content-Length") or 0)
         if location.client_max_body_size and length > location.client_max_body_size:
-            self.close_connection = True  # nginx does not read the body it refuses
-            return self._page(413)
+            self.close_connection = True
+            self._page(413)
+            return self._linger(length)
         body = self.rfile.read(length) if length else b""
         headers = {k.lower(): v for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP}
         if location.websocket and self.headers.get("Upgrade"):
@@ -111,6 +113,16 @@ class NginxHandler(BaseHTTPRequestHandler):
                 held = b""
         self.wfile.write(held)
         return None
+
+    def _linger(self, length: int) -> None:
+        """lingering_close: read and drop what the client still sends (lingering_timeout 5s) before closing."""
+        self.wfile.flush()
+        self.connection.settimeout(5)
+        try:
+            while length > 0 and (data := self.rfile.read1(min(length, 65536))):
+                length -= len(data)
+        except (socket.timeout, OSError):
+            pass
 
     def _tunnel(self, idle: float) -> None:
         """After 101 nginx relays frames until a side closes or is idle past the read timeout (the stand-ins send none)."""
