@@ -31,6 +31,31 @@ HEALTH_CHECK_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "TCP",
 }
+# Services the hub Ingresses route to, as the pinned charts name them: binderhub templates/ingress.yaml
+# (Service "binder") and its jupyterhub subchart's templates/ingress.yaml ("jupyterhub.proxy-public.fullname",
+# "proxy-public" with the chart's empty fullnameOverride).
+BINDER_SERVICE, PROXY_SERVICE = "binder", "proxy-public"
+
+
+def f5_ingress_annotations(websocket_service: str) -> dict:
+    """What a hub Ingress needs on F5 NGINX Ingress (nginx/kubernetes-ingress internal/configs/annotations.go)."""
+    return {
+        # F5 lets only the oldest Ingress own a host, so cert-manager's own http01 solver Ingress is
+        # rejected; edit in place adds the challenge path to this Ingress instead (cert-manager #5048;
+        # 2i2c-org/infrastructure #8016, helm-charts/basehub/values.yaml).
+        "acme.cert-manager.io/http01-edit-in-place": "true",
+        # Upgrade/Connection are passed only for the Services listed here: Jupyter kernels use
+        # WebSockets through proxy-public (nginx/kubernetes-ingress examples/ingress-resources/websocket).
+        "nginx.org/websocket-services": websocket_service,
+        # The default is 1m; Jupyter server saves a notebook by PUT of the whole file.
+        "nginx.org/client-max-body-size": "64m",
+        # Buffered, BinderHub's build-log EventSource stalls (2i2c basehub sets this off too).
+        "nginx.org/proxy-buffering": "false",
+        # The default 60s cuts a kernel channel or build log that is quiet for a minute; 2i2c's basehub
+        # uses 120s, an hour leaves room for long quiet builds and idle kernels.
+        "nginx.org/proxy-read-timeout": "3600s",
+        "nginx.org/proxy-send-timeout": "3600s",
+    }
 
 
 @dataclass(frozen=True)
@@ -76,6 +101,10 @@ def issuer(request: HubRequest, namespace: str) -> dict:
 def binderhub_values(request: HubRequest, secrets: ChartSecrets) -> dict:
     """BinderHub and its JupyterHub: DockerHub registry, GitHub token, CORS on both, culling, TLS ingresses."""
     tls_annotations = {"cert-manager.io/issuer": ISSUER_NAME}
+    # BinderHub's own page streams build logs over EventSource; listing "binder" is harmless and keeps
+    # both Ingresses alike.
+    binder_annotations = {**tls_annotations, **f5_ingress_annotations(BINDER_SERVICE)}
+    hub_annotations = {**tls_annotations, **f5_ingress_annotations(PROXY_SERVICE)}
     return {
         "service": {"type": "ClusterIP"},
         "registry": {"username": secrets.registry_username, "password": secrets.registry_password},
@@ -90,7 +119,7 @@ def binderhub_values(request: HubRequest, secrets: ChartSecrets) -> dict:
             "GitHubRepoProvider": {"access_token": secrets.github_token},
         },
         "ingress": {
-            "enabled": True, "ingressClassName": INGRESS_CLASS, "annotations": tls_annotations,
+            "enabled": True, "ingressClassName": INGRESS_CLASS, "annotations": binder_annotations,
             "hosts": [request.binder], "tls": [{"secretName": "binder-tls", "hosts": [request.binder]}],
         },
         "jupyterhub": {
@@ -99,7 +128,7 @@ def binderhub_values(request: HubRequest, secrets: ChartSecrets) -> dict:
             "cull": {"enabled": True, "timeout": request.culling.timeout, "every": request.culling.every,
                      "maxAge": request.culling.max_age},
             "ingress": {
-                "enabled": True, "ingressClassName": INGRESS_CLASS, "annotations": tls_annotations,
+                "enabled": True, "ingressClassName": INGRESS_CLASS, "annotations": hub_annotations,
                 "hosts": [request.hub], "tls": [{"secretName": "hub-tls", "hosts": [request.hub]}],
             },
         },

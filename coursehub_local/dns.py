@@ -4,7 +4,7 @@ A hub's public names (``binder.<domain>``, ``hub.binder.<domain>``) exist only
 as records in the stack's hosted zones. ``LocalDns.resolve`` follows them as a
 resolver would (longest matching public zone, CNAME chains, A/AAAA alias
 records) until it leaves Route53 at a load balancer's DNS name. The ingress
-controller registers the HTTPS front that stands in for each load balancer, so
+controller registers the fronts (HTTP on port 80, HTTPS on 443) that stand in for each load balancer, so
 "the name resolves" means the same thing to the HTTPS proxy (where a request
 goes) and to cert-manager's http01 self check (whether a certificate can be
 issued).
@@ -90,12 +90,12 @@ class Snapshot:
 
 
 class LocalDns:
-    """The stack's resolver and its table of load balancer DNS name -> local HTTPS front (host, port)."""
+    """The stack's resolver and its table of (load balancer DNS name, port) -> local front (host, port)."""
 
     def __init__(self, client: Callable[[str], Any]):
         self._make_client = client
         self._clients: dict[str, Any] = {}
-        self._fronts: dict[str, tuple[str, int]] = {}
+        self._fronts: dict[tuple[str, int], tuple[str, int]] = {}
         self._lock = threading.Lock()
 
     def snapshot(self) -> Snapshot:
@@ -106,21 +106,21 @@ class LocalDns:
         """The load balancer DNS name ``host`` resolves to through Route53, or None."""
         return self.snapshot().resolve(host)
 
-    def register_front(self, load_balancer: str, address: tuple[str, int]) -> None:
-        """Say that ``address`` serves HTTPS for the load balancer named ``load_balancer``."""
+    def register_front(self, load_balancer: str, address: tuple[str, int], port: int = 443) -> None:
+        """Say that ``address`` serves the load balancer named ``load_balancer`` on ``port`` (443 HTTPS, 80 HTTP)."""
         with self._lock:
-            self._fronts[_name(load_balancer)] = address
+            self._fronts[(_name(load_balancer), port)] = address
 
-    def unregister_front(self, load_balancer: str, address: tuple[str, int] | None = None) -> None:
+    def unregister_front(self, load_balancer: str, address: tuple[str, int] | None = None, port: int = 443) -> None:
         """Forget a front (only if it is still ``address``, when given)."""
         with self._lock:
-            if address is None or self._fronts.get(_name(load_balancer)) == address:
-                self._fronts.pop(_name(load_balancer), None)
+            if address is None or self._fronts.get((_name(load_balancer), port)) == address:
+                self._fronts.pop((_name(load_balancer), port), None)
 
-    def front_for(self, load_balancer: str) -> tuple[str, int] | None:
-        """The local HTTPS front of a load balancer, if an ingress controller serves one."""
+    def front_for(self, load_balancer: str, port: int = 443) -> tuple[str, int] | None:
+        """The local front of a load balancer's ``port``, if an ingress controller serves one."""
         with self._lock:
-            return self._fronts.get(_name(load_balancer))
+            return self._fronts.get((_name(load_balancer), port))
 
     def _client(self, service: str) -> Any:
         with self._lock:

@@ -1,30 +1,37 @@
 """cert-manager's part: ingress-shim, ACME http01 issuance against the local ACME CA, Challenges that say why.
 
 Active in clusters where cert-manager's CRDs exist. Ingresses annotated with an issuer get
-Certificates (``ingress_shim``). An ACME Certificate is issued only when every dnsName resolves,
-through the stack's Route53, to the load balancer of the ingress class its http01 solver uses;
+Certificates (``ingress_shim``). For an ACME Certificate each name gets a Challenge
+(``acme_challenges``) that the http01 solver presents (``acme_solver``: its own Ingress, or a path on
+the Ingress named by edit in place), after a temporary certificate when the Certificate asks for one
+(``temporary_certificates``). The self check then GETs each name's challenge URL through the stack's
+Route53 and load balancer fronts, where the ingress controller's rules decide what answers
+(``acme_self_check``); a Challenge stays pending with the check's error. Once every check passes,
 ``certificate_issue`` simulated seconds later the Secret is written, signed by the stack's ACME CA
-(``certificate_secrets``). Until then each name has a Challenge whose ``status.reason`` is what
-cert-manager's self check would report (``acme_challenges``). Pending Certificates are re-checked
-every ``RECHECK_SECONDS`` of simulated time (no more often than every ``MIN_REAL_RECHECK`` real seconds).
+(``certificate_secrets``), and the solver's objects and the Challenges are removed. Pending
+Certificates are re-checked every ``RECHECK_SECONDS`` of simulated time (no more often than every
+``MIN_REAL_RECHECK`` real seconds).
 """
 from __future__ import annotations
 
 from coursehub_local.acme_ca import LocalAcmeCa
-from coursehub_local.cluster.acme_challenges import (challenge_token, delete_challenges, digits, origin,
-                                                     self_check_failure, solver_load_balancer, write_challenges)
+from coursehub_local.cluster.acme_challenges import (delete_challenges, digits, ensure_challenges, origin,
+                                                     set_challenge_state)
+from coursehub_local.cluster.acme_self_check import self_check
+from coursehub_local.cluster.acme_solver import order_solver, present
 from coursehub_local.cluster.background_controller import BackgroundController
 from coursehub_local.cluster.cert_manager_objects import (CM, condition, find_issuer, find_secret, new_condition,
                                                           set_status)
 from coursehub_local.cluster.certificate_secrets import pending_status, secret_problem, set_ready, write_issued
 from coursehub_local.cluster.context import ClusterContext
 from coursehub_local.cluster.ingress_shim import shim_ingresses
+from coursehub_local.cluster.temporary_certificates import ensure_temporary, is_temporary, wants_temporary
 from coursehub_local.dns import LocalDns, Snapshot
 
 RECHECK_SECONDS = 10
 # A pass resolves through moto over HTTP (~10 ms); at high time scales re-check at most this often in real time.
 MIN_REAL_RECHECK = 0.1
-WATCHED = frozenset({("networking.k8s.io", "ingresses"), ("", "services"), ("", "secrets"),
+WATCHED = frozenset({("networking.k8s.io", "ingresses"), ("", "services"), ("", "secrets"), ("", "nodes"),
                      ("apiextensions.k8s.io", "customresourcedefinitions"), ("cert-manager.io", "certificates"),
                      ("cert-manager.io", "issuers"), ("cert-manager.io", "clusterissuers")})
 
@@ -76,7 +83,10 @@ class CertificateController(BackgroundController):
         key, names = (meta["namespace"], meta["name"]), tuple(spec.get("dnsNames", []))
         ref = spec.get("issuerRef", {})
         issuer = find_issuer(store, ref.get("kind", "Issuer"), ref.get("name", ""), meta["namespace"])
-        reason, message = secret_problem(find_secret(store, meta["namespace"], spec.get("secretName", "")), cert)
+        secret = find_secret(store, meta["namespace"], spec.get("secretName", ""))
+        reason, message = secret_problem(secret, cert)
+        if reason is None and is_temporary(secret):
+            reason, message = "Issuing", "Issued temporary certificate"  # the issuing controller's Event
         if reason is None:
             if condition(cert, "Ready").get("status") != "True":
                 set_ready(store, cert)
@@ -86,11 +96,16 @@ class CertificateController(BackgroundController):
         solver = next((s for s in acme.get("solvers", []) if "http01" in s), None)
         if not names or not acme.get("server") or solver is None:
             return False  # no issuer yet, or one the local stack cannot play (not ACME http01)
-        expected = solver_load_balancer(store, solver, meta["namespace"])
-        failures = {name: self_check_failure(name, snapshot.resolve(name), expected, challenge_token(cert, name))
-                    for name in names}
-        write_challenges(store, cert, acme, solver, failures)
-        if any(failures.values()):
+        if wants_temporary(cert):
+            ensure_temporary(store, cert)
+        failures = []
+        for challenge in ensure_challenges(store, cert, acme, order_solver(solver, cert)):
+            present(store, challenge)
+            failure = self_check(self.dns, snapshot, challenge["spec"]["dnsName"], challenge["spec"]["token"],
+                                 challenge["spec"]["key"])
+            set_challenge_state(store, challenge, failure)
+            failures.append(failure)
+        if any(failures):
             self._verified.pop(key, None)
             return False
         now, verified = self.ctx.clock.time(), self._verified.get(key)

@@ -1,11 +1,15 @@
-"""The NGINX Ingress Controller's part: Ingress status, and HTTPS on each controller Service's load balancer.
+"""The NGINX Ingress Controller's part: Ingress status and Events, and a front on each controller Service's load balancer.
 
 For every IngressClass whose controller is ``nginx.org/ingress-controller``, the
 controller Service is the LoadBalancer Service of the same chart release (same
 ``app.kubernetes.io/name`` and ``app.kubernetes.io/instance`` labels). Ingresses
 of that class get the Service's ``status.loadBalancer.ingress``, as the real
-controller's ``-external-service`` flag does. Once the Service has a load
-balancer, a local HTTPS front stands in for it (``https_front``).
+controller's ``-external-service`` flag does; an Ingress that owns none of its
+hosts (``nginx_config``) is rejected instead: a Warning Event ``Rejected`` on it
+when the problem is new or changed, and its status cleared (nginx/kubernetes-ingress
+v5.5.4 ``internal/k8s/controller.go`` ``processProblems``, ``configuration.go``
+``detectChangesInProblems``). Once the Service has a load balancer, a local front
+(HTTP and HTTPS) stands in for it (``https_front``).
 """
 from __future__ import annotations
 
@@ -13,7 +17,9 @@ import logging
 
 from coursehub_local.cluster.background_controller import BackgroundController
 from coursehub_local.cluster.context import ClusterContext
-from coursehub_local.cluster.https_front import HttpsFront
+from coursehub_local.cluster import nginx_config
+from coursehub_local.cluster.https_front import IngressFront
+from coursehub_local.cluster.ingress_events import record_warning
 from coursehub_local.cluster.services import is_load_balancer, load_balancer_hostname, service_key
 from coursehub_local.dns import LocalDns
 from coursehub_local.kube.errors import ApiError
@@ -36,7 +42,8 @@ class IngressController(BackgroundController):
     def __init__(self, ctx: ClusterContext, dns: LocalDns):
         super().__init__(ctx)
         self.dns = dns
-        self.fronts: dict[tuple[str, str], HttpsFront] = {}
+        self.fronts: dict[tuple[str, str], IngressFront] = {}
+        self._problems: dict[str, str] = {}  # Ingress uid -> the problem last reported on it
 
     def stop(self) -> None:
         super().stop()
@@ -65,14 +72,17 @@ class IngressController(BackgroundController):
                 self.fronts.pop(key).close()
         for key, hostname in wanted.items():
             if key not in self.fronts:
-                self.fronts[key] = HttpsFront(self, key, hostname)
+                self.fronts[key] = IngressFront(self, key, hostname)
         store = self.ctx.store
+        rejected = self._report_problems(served)
         for ingress in store.list(store.resource_type("networking.k8s.io/v1", "Ingress"))[0]:
             service = served.get(ingress_class(ingress))
             if service is None:
                 continue
             balancers = [{k: v for k, v in entry.items() if k in ("hostname", "ip")}
                          for entry in service.get("status", {}).get("loadBalancer", {}).get("ingress", [])]
+            if ingress["metadata"]["uid"] in rejected:
+                balancers = []  # ClearIngressStatus
             status = {"loadBalancer": {"ingress": balancers} if balancers else {}}
             if ingress.get("status") != status:
                 try:
@@ -80,6 +90,19 @@ class IngressController(BackgroundController):
                                      ingress["metadata"]["name"], status)
                 except ApiError as error:
                     log.debug("status of Ingress %s not set: %s", ingress["metadata"]["name"], error)
+
+
+    def _report_problems(self, served: dict[str, dict]) -> set[str]:
+        """Warn on Ingresses that own none of their hosts (once per new problem); their uids."""
+        rejected: dict[str, dict] = {}
+        for service in {s["metadata"]["uid"]: s for s in served.values()}.values():
+            for ingress in nginx_config.build(self.ingresses_of(service)).rejected:
+                rejected[ingress["metadata"]["uid"]] = ingress
+        for uid, ingress in rejected.items():
+            if self._problems.get(uid) != nginx_config.REJECTED_MESSAGE:
+                record_warning(self.ctx.store, ingress, "Rejected", nginx_config.REJECTED_MESSAGE)
+        self._problems = {uid: nginx_config.REJECTED_MESSAGE for uid in rejected}
+        return set(rejected)
 
 
 def controller_services(store) -> dict[str, dict]:

@@ -3,12 +3,19 @@
 As the real ingress-shim (pkg/controller/certificate-shim/sync.go) does, an Ingress annotated
 ``cert-manager.io/issuer`` or ``cert-manager.io/cluster-issuer`` gets one Certificate per ``tls``
 entry, named after its ``secretName``; Certificates the Ingress no longer asks for are deleted.
+With ``acme.cert-manager.io/http01-edit-in-place: "true"`` on the Ingress, the Certificate gets
+``acme.cert-manager.io/http01-override-ingress-name: <the Ingress>`` and
+``cert-manager.io/issue-temporary-certificate: "true"`` (``setIssuerSpecificConfig``); the first makes
+the http01 solver add its path to that Ingress instead of creating its own (``acme_solver``).
 """
 from __future__ import annotations
 
 from coursehub_local.cluster.cert_manager_objects import CM, delete_if_present, find_issuer, owned_by, owner_reference
 
 ISSUER_ANNOTATIONS = {"cert-manager.io/issuer": "Issuer", "cert-manager.io/cluster-issuer": "ClusterIssuer"}
+EDIT_IN_PLACE = "acme.cert-manager.io/http01-edit-in-place"  # cmacme.IngressEditInPlaceAnnotationKey
+INGRESS_NAME_OVERRIDE = "acme.cert-manager.io/http01-override-ingress-name"
+TEMPORARY_CERTIFICATE = "cert-manager.io/issue-temporary-certificate"
 
 
 def shim_ingresses(store) -> None:
@@ -32,17 +39,25 @@ def shim_ingresses(store) -> None:
                             and c["metadata"]["namespace"] == meta["namespace"]), None)
             if current is None:
                 store.put_object(cert)
-            elif current["spec"] != cert["spec"]:
-                store.put_object(dict(current, spec=cert["spec"]))
+                continue
+            annotations = {k: v for k, v in current["metadata"].get("annotations", {}).items()
+                           if k not in (INGRESS_NAME_OVERRIDE, TEMPORARY_CERTIFICATE)}
+            annotations.update(cert["metadata"].get("annotations", {}))
+            if current["spec"] != cert["spec"] or current["metadata"].get("annotations", {}) != annotations:
+                store.put_object(dict(current, spec=cert["spec"], metadata=dict(current["metadata"],
+                                                                                  annotations=annotations)))
 
 
 def _shim_certificate(ingress: dict, tls: dict, issuer_kind: str, issuer_name: str) -> dict:
     meta = ingress["metadata"]
     labels = {k: v for k, v in meta.get("labels", {}).items() if k != "applyset.kubernetes.io/part-of"}
+    annotations = {}
+    if meta.get("annotations", {}).get(EDIT_IN_PLACE) == "true":
+        annotations = {INGRESS_NAME_OVERRIDE: meta["name"], TEMPORARY_CERTIFICATE: "true"}
     return {
         "apiVersion": CM, "kind": "Certificate",
         "metadata": {"name": tls["secretName"], "namespace": meta["namespace"], "labels": labels,
-                     "ownerReferences": [owner_reference(ingress)]},
+                     "annotations": annotations, "ownerReferences": [owner_reference(ingress)]},
         "spec": {"dnsNames": list(tls["hosts"]), "secretName": tls["secretName"],
                  "issuerRef": {"name": issuer_name, "kind": issuer_kind, "group": "cert-manager.io"},
                  "usages": ["digital signature", "key encipherment"]},

@@ -1,35 +1,146 @@
-"""What the Services behind the ingress answer: BinderHub and JupyterHub stand-ins, ready only with their workloads."""
+"""What the Services behind the ingress answer: BinderHub, JupyterHub and cert-manager's solver, ready only with their pods.
+
+A Service's backend is chosen by what its selector picks (the charts' ``app``/``component``/``release``
+labels, cert-manager's ``acme.cert-manager.io/http01-solver``), never by the Service's name; it answers
+only while the cluster has a ready workload (or, for the solver's bare Pod, a ready node) behind it.
+"""
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
+import re
+from dataclasses import dataclass, field
+from typing import Iterable
 
 from coursehub_local.cluster.services import service_selector
 from coursehub_local.cluster.workloads import ready_workloads
 
 JUPYTERHUB_VERSION = "5.3.0"  # appVersion of the jupyterhub 4.2.0 chart that the binderhub stand-in vendors
+SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
+WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
+KERNEL_CHANNELS = re.compile(r"^/user/[^/]+/api/kernels/[^/]+/channels$")
+CONTENTS = re.compile(r"^/user/[^/]+/api/contents/(?P<path>.+)$")
+BUILD = re.compile(r"^/build/[^/]+/.+$")
+# The stand-in cannot build: its build stream says where it is, then stays silent until it gives up.
+BUILD_EVENTS = ((0, {"phase": "waiting", "message": "Waiting for build to start...\n"}),
+                (1, {"phase": "fetching", "message": "Fetching repository...\n"}),
+                (2, {"phase": "building", "message": "Building image...\n"}),
+                (1800, {"phase": "failed", "message": "The local stack does not build images.\n"}))
 
 
-def backend_response(store, namespace: str, service_name: str, path: str) -> tuple[int, bytes, str]:
-    """What the stand-in behind a Service answers: (status, body, content type); 503 when not ready."""
-    unavailable = (503, nginx_page(503, "Service Temporarily Unavailable"), "text/html")
+@dataclass
+class Request:
+    """What nginx passes upstream: method, path with query, headers (lower-case names), body, Host."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = b""
+
+    @property
+    def host(self) -> str:
+        return self.headers.get("host", "").rsplit(":", 1)[0].lower()
+
+
+@dataclass
+class Response:
+    """An upstream answer: headers after ``header_delay`` simulated seconds, then (delay, bytes) chunks."""
+
+    status: int
+    content_type: str = "text/html"
+    chunks: Iterable[tuple[float, bytes]] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    header_delay: float = 0.0
+    streaming: bool = False  # no Content-Length: the body ends when the upstream closes
+
+    @classmethod
+    def of(cls, status: int, body: bytes, content_type: str = "text/html", **headers: str) -> "Response":
+        return cls(status, content_type, [(0, body)], dict(headers))
+
+
+def respond(store, namespace: str, service_name: str, request: Request) -> Response:
+    """What the stand-in behind a Service answers; 503 when no ready pod is behind it."""
+    unavailable = Response.of(503, nginx_page(503, "Service Temporarily Unavailable"))
     selector = service_selector(store, namespace, service_name)
+    if selector and selector.get(SOLVER_LABEL) == "true":
+        return _solver(store, namespace, selector, request) or unavailable
     if selector is None or not backend_ready(store, namespace, selector):
         return unavailable
+    path = request.path.split("?", 1)[0]
     release = selector.get("release")
     hub = backend_ready(store, namespace, {"app": "jupyterhub", "component": "hub", "release": release})
     proxy = backend_ready(store, namespace, {"app": "jupyterhub", "component": "proxy", "release": release})
-    if selector.get("app") == "binder" and path == "/health":
+    if selector.get("app") == "binder":
+        return _binderhub(path, hub and proxy)
+    if selector.get("app") == "jupyterhub":
+        return _jupyterhub(path, request, hub) or unavailable
+    return Response.of(404, nginx_page(404, "Not Found"))
+
+
+def _binderhub(path: str, hub_ok: bool) -> Response:
+    if path == "/health":
         # As binderhub/health.py: registry, JupyterHub API (through the proxy) and the soft pod quota.
-        checks = [{"service": "Docker registry", "ok": True}, {"service": "JupyterHub API", "ok": hub and proxy},
+        checks = [{"service": "Docker registry", "ok": True}, {"service": "JupyterHub API", "ok": hub_ok},
                   {"service": "Pod quota", "total_pods": 0, "build_pods": 0, "user_pods": 0, "quota": None,
                    "ok": True}]
-        body = json.dumps({"ok": hub and proxy, "checks": checks}).encode()
-        return (200 if hub and proxy else 503), body, "application/json"
-    if selector.get("app") == "jupyterhub" and path.rstrip("/") == "/hub/api":
-        if not hub:  # proxy-public and proxy-http forward /hub/ to the hub pod
-            return unavailable
-        return 200, json.dumps({"version": JUPYTERHUB_VERSION}).encode(), "application/json"
-    return 404, nginx_page(404, "Not Found"), "text/html"
+        return Response.of(200 if hub_ok else 503, json.dumps({"ok": hub_ok, "checks": checks}).encode(),
+                           "application/json")
+    if BUILD.match(path):  # binderhub/builder.py BuildHandler: an EventSource stream of JSON events
+        chunks = [(delay, f"data: {json.dumps(event)}\n\n".encode()) for delay, event in BUILD_EVENTS]
+        return Response(200, "text/event-stream", chunks, {"Cache-Control": "no-cache"}, streaming=True)
+    return Response.of(404, nginx_page(404, "Not Found"))
+
+
+def _jupyterhub(path: str, request: Request, hub: bool) -> Response | None:
+    """proxy-public forwards /hub/ to the hub pod and /user/<name>/ to that user's server."""
+    if path.rstrip("/") == "/hub/api":
+        return Response.of(200, json.dumps({"version": JUPYTERHUB_VERSION}).encode(), "application/json") \
+            if hub else None
+    if KERNEL_CHANNELS.match(path):
+        return _websocket(request)
+    contents = CONTENTS.match(path)
+    if contents and request.method == "PUT":  # jupyter_server ContentsHandler.put saves the whole file
+        name = contents.group("path").rsplit("/", 1)[-1]
+        model = {"name": name, "path": contents.group("path"), "type": "notebook", "format": None,
+                 "size": len(request.body), "writable": True, "content": None}
+        return Response.of(200, json.dumps(model).encode(), "application/json")
+    return Response.of(404, nginx_page(404, "Not Found"))
+
+
+def _websocket(request: Request) -> Response:
+    """tornado's WebSocketHandler.get: 400 unless the request asks to upgrade; else the RFC 6455 handshake."""
+    headers = request.headers
+    if headers.get("upgrade", "").lower() != "websocket":
+        return Response.of(400, b'Can "Upgrade" only to "WebSocket".', "text/html; charset=UTF-8")
+    if "upgrade" not in [v.strip().lower() for v in headers.get("connection", "").split(",")]:
+        return Response.of(400, b'"Connection" must be "Upgrade".', "text/html; charset=UTF-8")
+    key = headers.get("sec-websocket-key", "")
+    accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
+    return Response(101, "", [], {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept})
+
+
+def _solver(store, namespace: str, selector: dict, request: Request) -> Response | None:
+    """cert-manager's acmesolver (pkg/issuer/acme/http/solver/solver.go): the key for its domain and token."""
+    if not _ready_node(store):
+        return None
+    pods = [p for p in store.list(store.resource_type("v1", "Pod"), namespace)[0]
+            if all(p["metadata"].get("labels", {}).get(k) == v for k, v in selector.items())]
+    if not pods:
+        return None
+    args = dict(a.lstrip("-").split("=", 1) for a in pods[0]["spec"]["containers"][0].get("args", []) if "=" in a)
+    path = request.path.split("?", 1)[0]
+    not_found = Response.of(404, b"404 page not found\n", "text/plain; charset=utf-8")  # Go's http.NotFound
+    if path.rsplit("/", 1)[0] != "/.well-known/acme-challenge" or request.host != args.get("domain") \
+            or path.rsplit("/", 1)[-1] != args.get("token"):
+        return not_found
+    return Response.of(200, args.get("key", "").encode(), "text/plain; charset=utf-8")
+
+
+def _ready_node(store) -> bool:
+    nodes = store.list(store.resource_type("v1", "Node"))[0]
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for n in nodes for c in n.get("status", {}).get("conditions", []))
 
 
 def backend_ready(store, namespace: str, selector: dict) -> bool:

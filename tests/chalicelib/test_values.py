@@ -105,3 +105,16 @@ def test_the_issuer_uses_staging_only_when_asked():
     assert values.issuer(REQUEST, "hub")["spec"]["acme"]["server"] == values.ACME_SERVERS[False]
     staging = REQUEST.model_copy(update={"acme_staging": True})
     assert "staging" in values.issuer(staging, "hub")["spec"]["acme"]["server"]
+
+
+def test_both_ingresses_carry_what_f5_nginx_needs_naming_services_the_charts_route_to(tmp_path):
+    objects = render(charts.BINDERHUB, values.binderhub_values(REQUEST, SECRETS), tmp_path)
+    services = {o["metadata"]["name"] for o in objects if o["kind"] == "Service"}
+    for ingress in (o for o in objects if o["kind"] == "Ingress"):
+        annotations = ingress["metadata"]["annotations"]
+        assert annotations["acme.cert-manager.io/http01-edit-in-place"] == "true"
+        assert annotations["nginx.org/proxy-buffering"] == "false"
+        assert annotations["nginx.org/client-max-body-size"] == "64m"
+        assert annotations["nginx.org/proxy-read-timeout"] == annotations["nginx.org/proxy-send-timeout"] == "3600s"
+        backends = {p["backend"]["service"]["name"] for r in ingress["spec"]["rules"] for p in r["http"]["paths"]}
+        assert backends == {annotations["nginx.org/websocket-services"]} and backends <= services
