@@ -92,7 +92,7 @@ def test_the_dry_run_lints_and_shows_resources_parameters_and_grants_without_aws
     assert re.search(r"EksClusterRole +coursehub-dev-eks-cluster\n", out)
     assert re.search(r"APIHandlerLogGroup +/aws/lambda/coursehub-dev-api_handler\n", out)
     assert "AWS::EC2::VPC" not in out and "not created with these parameters: InternetGateway, PublicRoute," in out
-    assert re.search(r"coursehub-dev-install_release +1024 MB +300 s +\d+ actions  \+ kubectl/helm layer\n", out)
+    assert re.search(r"coursehub-dev-install_release +1024 MB +600 s +\d+ actions  \+ kubectl/helm layer\n", out)
     assert re.search(r"coursehub-dev-audit_hub .*\n(      on \*: .*\n)*      on \*: eks:ListClusters\n", out)
     assert "A deploy needs" not in out
 
