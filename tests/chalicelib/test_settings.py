@@ -61,3 +61,10 @@ def test_the_stage_limits_and_default_secrets_come_from_the_environment():
 def test_a_limit_out_of_range_is_named(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({**GOOD, name: value})
+
+
+def test_extended_support_is_off_unless_the_stage_allows_it():
+    assert Settings.from_env(GOOD).limits().allow_extended_support is False
+    assert Settings.from_env({**GOOD, "ALLOW_EXTENDED_SUPPORT": "true"}).limits().allow_extended_support is True
+    with pytest.raises(SettingsError, match="ALLOW_EXTENDED_SUPPORT"):
+        Settings.from_env({**GOOD, "ALLOW_EXTENDED_SUPPORT": "yes"})

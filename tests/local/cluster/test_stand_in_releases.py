@@ -19,7 +19,7 @@ def helm_for(layer, config):
     return helm
 
 
-@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+@pytest.mark.parametrize("layer", ["v31", "v35"], ids=["helm3", "helm4"])
 def test_install_upgrade_rollback_list_and_uninstall_every_stand_in(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
@@ -39,7 +39,7 @@ def test_install_upgrade_rollback_list_and_uninstall_every_stand_in(stack, tmp_p
         assert json.loads(helm("list", "--namespace", namespace, "-o", "json").stdout) == []
 
 
-@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+@pytest.mark.parametrize("layer", ["v31", "v35"], ids=["helm3", "helm4"])
 def test_a_removed_setting_fails_the_install_and_helm_says_why(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
