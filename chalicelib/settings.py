@@ -13,6 +13,8 @@ from typing import Mapping
 from chalicelib.errors import SettingsError
 
 DEFAULT_INSTANCE_TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge")
+# Let's Encrypt's staging roots, shipped with the app: what a staging hub's certificate chains to.
+DEFAULT_ACME_STAGING_ROOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "letsencrypt-staging-roots.pem")
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Settings:
     max_nodes_per_hub: int = 10
     term_horizon_days: int = 270
     allow_extended_support: bool = False  # Kubernetes versions past EKS standard support ($0.60/h, not $0.10/h)
+    acme_staging_roots: str = DEFAULT_ACME_STAGING_ROOTS  # PEM file: the only roots a staging hub is verified against
     dockerhub_secret_arn: str = ""
     github_token_secret_arn: str = ""
     # What the provisioning and lifecycle functions need from the deployment; checked when used (``require``).
@@ -103,6 +106,9 @@ class Settings:
         max_nodes = number("MAX_NODES_PER_HUB", 10, 1, 450, " (EKS allows 450 nodes per node group)")
         horizon = number("TERM_HORIZON_DAYS", 270, 1, 730)
         repository = text("CHART_REPOSITORY") or None
+        staging_roots = text("ACME_STAGING_ROOTS") or DEFAULT_ACME_STAGING_ROOTS
+        if not os.path.isfile(staging_roots):
+            raise SettingsError(f"ACME_STAGING_ROOTS names no file: {staging_roots!r}")
         if repository and not repository.startswith(("https://", "http://")):
             raise SettingsError(f"CHART_REPOSITORY must be an http(s):// Helm repository URL: {repository!r}")
         return cls(
@@ -117,6 +123,7 @@ class Settings:
             max_nodes_per_hub=int(max_nodes),
             term_horizon_days=int(horizon),
             allow_extended_support=flag("ALLOW_EXTENDED_SUPPORT"),
+            acme_staging_roots=staging_roots,
             dockerhub_secret_arn=text("DOCKERHUB_SECRET_ARN"),
             github_token_secret_arn=text("GITHUB_TOKEN_SECRET_ARN"),
             cluster_role_arn=text("CLUSTER_ROLE_ARN"),
