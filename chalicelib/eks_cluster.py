@@ -12,6 +12,9 @@ from typing import Any
 from chalicelib.errors import CourseHubError
 
 HUB_TAG = "coursehub:hub"
+# Access entries (grant_admin) work only in these modes; CreateCluster through the API defaults to
+# CONFIG_MAP (EKS API reference, CreateAccessConfigRequest.authenticationMode), so the mode is set.
+ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
 ADMIN_POLICY = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 NODEGROUP = "workers"
 
@@ -46,11 +49,21 @@ def create_cluster(eks: Any, *, name: str, hub_id: str, version: str, role_arn: 
     if existing is not None:
         if existing.get("tags", {}).get(HUB_TAG) != hub_id:
             raise ClusterFailed(f"a cluster named {name} exists and does not belong to hub {hub_id}")
+        mode = existing.get("accessConfig", {}).get("authenticationMode", "CONFIG_MAP")
+        if mode not in ACCESS_ENTRY_MODES:
+            # Switching is one-way and takes an update (CONFIG_MAP -> API_AND_CONFIG_MAP -> API); left to an admin.
+            raise ClusterFailed(
+                f"cluster {name} authenticates with {mode}, and its admins are granted with EKS access entries, "
+                f"which need API or API_AND_CONFIG_MAP: run `aws eks update-cluster-config --name {name} "
+                f"--access-config authenticationMode=API_AND_CONFIG_MAP` (one-way), wait until it is ACTIVE, "
+                f"and retry the hub; or delete the cluster")
         return {"name": name, "status": existing["status"], "reused": True}
     eks.create_cluster(
         name=name, version=version, roleArn=role_arn,
         resourcesVpcConfig={"subnetIds": subnet_ids, "endpointPublicAccess": True},
-        accessConfig={"authenticationMode": "API_AND_CONFIG_MAP"},
+        # Only access entries: the functions that talk to Kubernetes are made admins by grant_admin; the
+        # creating function never does, so it gets no access of its own.
+        accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
         tags={**tags, HUB_TAG: hub_id},
     )
     return {"name": name, "status": "CREATING", "reused": False}

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from chalicelib import charts
+from chalicelib import charts, kubernetes_versions
 
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$"  # short enough for every name derived from it
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
@@ -29,7 +29,7 @@ class Limits:
     instance_types: tuple[str, ...] = ("m5.large", "m5.xlarge", "m5.2xlarge")
     max_nodes: int = 10
     term_horizon_days: int = 270
-    kubernetes_versions: tuple[str, ...] = ("1.32", "1.33", "1.34")
+    allow_extended_support: bool = False  # versions past EKS standard support cost 6x (kubernetes_versions.py)
     today: date | None = None  # None: the real date
 
 
@@ -117,7 +117,9 @@ class HubRequest(_Model):
     term_end: date
     timezone: str = "UTC"
     nodes: Nodes = Nodes()
-    kubernetes_version: str = "1.33"
+    kubernetes_version: str = Field(kubernetes_versions.DEFAULT,
+                                    description="an EKS version in standard support (others only where the stage "
+                                                "allows extended support, at $0.60 instead of $0.10 per hour)")
     chart_versions: ChartVersions = ChartVersions()
     culling: Culling = Culling()
     cors_origin: str = "*"
@@ -166,9 +168,10 @@ class HubRequest(_Model):
     def _supported_version(cls, value: str, info: ValidationInfo) -> str:
         if _stored(info):
             return value
-        supported = _limits(info).kubernetes_versions
-        if value not in supported:
-            raise ValueError(f"Kubernetes {value} is not offered; choose one of {', '.join(supported)}")
+        limits = _limits(info)
+        problem = kubernetes_versions.problem(value, limits.today or date.today(), limits.allow_extended_support)
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("cors_origin")

@@ -13,6 +13,8 @@ from typing import Mapping
 from chalicelib.errors import SettingsError
 
 DEFAULT_INSTANCE_TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge")
+# Let's Encrypt's staging roots, shipped with the app: what a staging hub's certificate chains to.
+DEFAULT_ACME_STAGING_ROOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "letsencrypt-staging-roots.pem")
 
 
 @dataclass(frozen=True)
@@ -30,6 +32,8 @@ class Settings:
     allowed_instance_types: tuple[str, ...] = DEFAULT_INSTANCE_TYPES
     max_nodes_per_hub: int = 10
     term_horizon_days: int = 270
+    allow_extended_support: bool = False  # Kubernetes versions past EKS standard support ($0.60/h, not $0.10/h)
+    acme_staging_roots: str = DEFAULT_ACME_STAGING_ROOTS  # PEM file: the only roots a staging hub is verified against
     dockerhub_secret_arn: str = ""
     github_token_secret_arn: str = ""
     # What the provisioning and lifecycle functions need from the deployment; checked when used (``require``).
@@ -56,7 +60,7 @@ class Settings:
         from chalicelib.hub_request import Limits
 
         return Limits(instance_types=self.allowed_instance_types, max_nodes=self.max_nodes_per_hub,
-                      term_horizon_days=self.term_horizon_days)
+                      term_horizon_days=self.term_horizon_days, allow_extended_support=self.allow_extended_support)
 
     def request_defaults(self) -> dict:
         """What a request may leave out because the stage provides it: the default secrets' ARNs."""
@@ -91,11 +95,20 @@ class Settings:
                 raise SettingsError(f"{name} must be in [{low:g}, {high:g}]{why}")
             return value
 
+        def flag(name: str) -> bool:
+            raw = text(name).lower() or "false"
+            if raw not in ("true", "false"):
+                raise SettingsError(f"{name} must be true or false: {text(name)!r}")
+            return raw == "true"
+
         slack_timeout = number("SLACK_TIMEOUT_SECONDS", 10, 0.1, 60)
         kube_timeout = number("KUBE_TIMEOUT_SECONDS", 120, 10, 600, " (a Lambda runs 15 minutes at most)")
         max_nodes = number("MAX_NODES_PER_HUB", 10, 1, 450, " (EKS allows 450 nodes per node group)")
         horizon = number("TERM_HORIZON_DAYS", 270, 1, 730)
         repository = text("CHART_REPOSITORY") or None
+        staging_roots = text("ACME_STAGING_ROOTS") or DEFAULT_ACME_STAGING_ROOTS
+        if not os.path.isfile(staging_roots):
+            raise SettingsError(f"ACME_STAGING_ROOTS names no file: {staging_roots!r}")
         if repository and not repository.startswith(("https://", "http://")):
             raise SettingsError(f"CHART_REPOSITORY must be an http(s):// Helm repository URL: {repository!r}")
         return cls(
@@ -109,6 +122,8 @@ class Settings:
             allowed_instance_types=listed("ALLOWED_INSTANCE_TYPES") or DEFAULT_INSTANCE_TYPES,
             max_nodes_per_hub=int(max_nodes),
             term_horizon_days=int(horizon),
+            allow_extended_support=flag("ALLOW_EXTENDED_SUPPORT"),
+            acme_staging_roots=staging_roots,
             dockerhub_secret_arn=text("DOCKERHUB_SECRET_ARN"),
             github_token_secret_arn=text("GITHUB_TOKEN_SECRET_ARN"),
             cluster_role_arn=text("CLUSTER_ROLE_ARN"),

@@ -53,7 +53,7 @@ def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, s
         hub_id = answer.body["hub_id"]
         print(f"\nPOST /hubs -> {answer.status}: provisioning {hub_id} ({request['domain']})")
         provisioned = _follow(api, answer.body)
-        checked = _https(provisioned.hub) if provisioned.ok else None
+        checked = _https(provisioned.hub, details["acme_staging_roots"]) if provisioned.ok else None
         slack_seen = _slack(stack.slack.texts(), 0)
         retired = None
         if checked:
@@ -80,16 +80,18 @@ def _follow(api: ApiClient, hub: dict) -> watch.Outcome:
                         timeout=RUN_TIMEOUT_SECONDS)
 
 
-def _https(hub: dict) -> dict | None:
-    """Check the hub again from here, as a student's browser would."""
+def _https(hub: dict, staging_roots: str) -> dict | None:
+    """Check the hub again from here, as a student's browser would (a staging hub against the staging roots)."""
     binder, jupyterhub = (hub["urls"][k].removeprefix("https://") for k in ("binder", "hub"))
+    staging = bool((hub.get("request") or {}).get("acme_staging"))
     try:
-        result = https_check.verify_hub(binder, jupyterhub)
+        result = https_check.verify_hub(binder, jupyterhub, cafile=staging_roots if staging else None)
     except (https_check.HubNotAnswering, https_check.CertificateRejected) as error:
         print(f"\nHTTPS check failed: {error}")
         return None
+    root = "staging root" if staging else "production root"
     print(f"\nHTTPS check: {result['binder_url']}/health and {result['hub_url']}/hub/api answer 200 "
-          f"with a certificate from the local ACME CA (JupyterHub {result['jupyterhub_version']})")
+          f"with a certificate from the local ACME CA's {root} (JupyterHub {result['jupyterhub_version']})")
     return result
 
 

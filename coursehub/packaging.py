@@ -76,6 +76,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "AllowedInstanceTypes": environment.get("ALLOWED_INSTANCE_TYPES", ",".join(DEFAULT_INSTANCE_TYPES)),
         "MaxNodesPerHub": environment.get("MAX_NODES_PER_HUB", str(Settings.max_nodes_per_hub)),
         "TermHorizonDays": environment.get("TERM_HORIZON_DAYS", str(Settings.term_horizon_days)),
+        "AllowExtendedSupport": environment.get("ALLOW_EXTENDED_SUPPORT", "false"),
     })
     for logical_id, rule in event_rules.rules(base).items():  # the stack's seed names them the same way
         rule["Name"] = event_rules.deployed_name(logical_id, "coursehub", stage)
@@ -106,6 +107,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "ALLOWED_INSTANCE_TYPES": {"Ref": "AllowedInstanceTypes"},
         "MAX_NODES_PER_HUB": {"Ref": "MaxNodesPerHub"},
         "TERM_HORIZON_DAYS": {"Ref": "TermHorizonDays"},
+        "ALLOW_EXTENDED_SUPPORT": {"Ref": "AllowExtendedSupport"},
         "CHART_REPOSITORY": {"Fn::If": ["HasChartRepository", {"Ref": "ChartRepository"}, {"Ref": "AWS::NoValue"}]},
         "SCHEDULE_GROUP": {"Ref": "ScheduleGroup"},
         "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},

@@ -2,7 +2,8 @@
 
 Covers Create/Describe/List/Delete AccessEntry and Associate/Disassociate/
 ListAssociated AccessPolicies, with the errors AWS gives for a missing
-cluster, a duplicate entry and a missing entry.
+cluster, a cluster whose authentication mode has no access entries
+(``eks_cluster_rules``), a duplicate entry and a missing entry.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from moto.eks.models import eks_backends
+
+from coursehub_local.eks_cluster_rules import access_entries_refused
 
 ROUTES = {
     "{0}/clusters/(?P<name>[^/]+)/access-entries$": "collection",
@@ -35,6 +38,9 @@ class AccessEntries:
         backend = eks_backends[account][region]
         if cluster not in backend.clusters:
             return _error(404, "ResourceNotFoundException", f"No cluster found for name: {cluster}.")
+        refused = access_entries_refused(backend.clusters[cluster])  # a CONFIG_MAP cluster has none
+        if refused:
+            return _error(400, "InvalidRequestException", refused)
         entries = self._entries.setdefault((account, region, cluster), {})
         body = json.loads(request.data or b"{}") if request.data else {}
         tail = rest[0] if rest else ""

@@ -52,8 +52,13 @@ class EksLifecycle:
         self.api = api
         self.network = ControlPlaneNetwork()
 
-    def create_cluster(self, original: Callable, backend: Any, *args, **kwargs):
-        cluster = original(backend, *args, **kwargs)
+    def create_cluster(self, original: Callable, backend: Any, *args, access_config: dict | None = None, **kwargs):
+        from coursehub_local.eks_cluster_rules import check_create
+
+        version, access = check_create(kwargs.get("name", args[0] if args else ""), kwargs.pop("version", None),
+                                       access_config, self.timeline.clock.now().date())
+        cluster = original(backend, *args, version=version, **kwargs)
+        cluster.access_config = access
         cluster.status = "CREATING"
 
         def activate() -> None:

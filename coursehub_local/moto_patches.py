@@ -8,6 +8,8 @@ fails first if an upgrade moves any of these:
 - Scheduler records creation and modification at the stack's time (so a schedule made after
   ``clock.advance()`` does not fire the occurrences it "missed");
 - EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
+- EKS CreateCluster passes ``accessConfig`` on to the backend (moto 5.2.5 drops it), where
+  ``eks_cluster_rules`` checks it and the version as EKS does;
 - Route53 rejects deleting a record that does not exist, as AWS does;
 - an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None");
 - service integrations (e.g. ``states:startExecution``) pass their Parameters to the service in its own
@@ -52,6 +54,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _sleep_on_clock(clock)
     _schedules_on_clock(clock)
     _slow_eks(eks)
+    _eks_access_config()
     _serve_access_entries(access)
     _strict_route53_deletes()
     _name_unnamed_executions()
@@ -114,6 +117,23 @@ def _slow_eks(eks: EksLifecycle) -> None:
         original = getattr(EKSBackend, name)
         hook = getattr(eks, name)
         _replace(EKSBackend, name, _bind(hook, original))
+
+
+def _eks_access_config() -> None:
+    from moto.core.responses import ActionResult
+    from moto.eks.responses import EKSResponse
+
+    params = {"name": "name", "version": "version", "role_arn": "roleArn",
+              "resources_vpc_config": "resourcesVpcConfig", "kubernetes_network_config": "kubernetesNetworkConfig",
+              "logging": "logging", "client_request_token": "clientRequestToken", "tags": "tags",
+              "encryption_config": "encryptionConfig", "remote_network_config": "remoteNetworkConfig",
+              "access_config": "accessConfig"}
+
+    def create_cluster(self):  # moto 5.2.5's, with accessConfig
+        cluster = self.eks_backend.create_cluster(**{arg: self._get_param(key) for arg, key in params.items()})
+        return ActionResult({"cluster": cluster})
+
+    _replace(EKSResponse, "create_cluster", create_cluster)
 
 
 def _bind(hook: Callable, original: Callable) -> Callable:

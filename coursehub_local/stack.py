@@ -72,7 +72,7 @@ class LocalStack:
         self.config = config or StackConfig()
         self.clock = Clock(self.config.time_scale)
         self.timeline = Timeline(self.clock)
-        self.acme_ca = LocalAcmeCa()  # what Let's Encrypt is on AWS; trusted through ca_bundle
+        self.acme_ca = LocalAcmeCa()  # what Let's Encrypt is on AWS; its production root trusted through ca_bundle
         self.dns = LocalDns(self.client)  # Route53 -> load balancer -> local HTTPS front
         self.clusters = LocalClusters(
             self.clock, self.timeline, self.client, host=self.config.host, dns=self.dns, acme_ca=self.acme_ca,
@@ -91,6 +91,7 @@ class LocalStack:
         self.schedules: ScheduleRunner | None = None
         self.https_proxy: HttpsConnectProxy | None = None
         self.ca_bundle: Path | None = None
+        self.acme_staging_roots: Path | None = None  # the staging root, which no trust store holds
         self.chart_repository: ChartRepository | None = None
         self.api: ApiGateway | None = None
         self._server = None
@@ -206,6 +207,7 @@ class LocalStack:
             "slack_url": self.slack.webhook_url,
             "https_proxy": self.https_proxy.url if self.https_proxy else None,
             "ca_bundle": str(self.ca_bundle) if self.ca_bundle else None,
+            "acme_staging_roots": str(self.acme_staging_roots) if self.acme_staging_roots else None,
             "chart_repository": self.chart_repository.url if self.chart_repository else None,
             "api_url": self.api.url if self.api else None,
             "time_scale": self.clock.time_scale,
@@ -258,8 +260,13 @@ class LocalStack:
     def _start_public_names(self) -> None:
         """The HTTPS proxy and CA bundle through which a hub's public names reach this stack (see https_proxy.py)."""
         self.https_proxy = HttpsConnectProxy(self.dns, self.config.host).start()
-        self.ca_bundle = write_ca_bundle(Path(tempfile.mkdtemp(prefix="coursehub-local-ca-")), self.acme_ca.ca_pem)
-        self._environment_for_handlers(client_environment(self.https_proxy.url, self.ca_bundle))
+        folder = Path(tempfile.mkdtemp(prefix="coursehub-local-ca-"))
+        self.ca_bundle = write_ca_bundle(folder, self.acme_ca.ca_pem)  # the production root only, as on AWS
+        self.acme_staging_roots = folder / "acme-staging-roots.pem"
+        self.acme_staging_roots.write_bytes(self.acme_ca.staging_ca_pem)
+        # ACME_STAGING_ROOTS: the stage setting naming the roots staging hubs are verified against.
+        self._environment_for_handlers({**client_environment(self.https_proxy.url, self.ca_bundle),
+                                        "ACME_STAGING_ROOTS": str(self.acme_staging_roots)})
 
     def _environment_for_handlers(self, extra: dict[str, str]) -> None:
         """The process environment the in-process handlers see: the stack's endpoint plus the stage's variables."""

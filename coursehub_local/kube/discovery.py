@@ -12,6 +12,15 @@ VERSION = {
 }
 
 
+def version_info(kubernetes_version: str | None) -> dict:
+    """``GET /version`` of a server of minor version ``kubernetes_version`` ("1.36"), as the cluster's
+    version is what kubectl's skew check and helm's ``kubeVersion`` constraints read."""
+    if not kubernetes_version:
+        return VERSION
+    major, minor = kubernetes_version.split(".")[:2]
+    return {**VERSION, "major": major, "minor": minor, "gitVersion": f"v{major}.{minor}.0-coursehub-local"}
+
+
 def wants_aggregated(accept: str) -> bool:
     """True when the client asks for aggregated discovery v2 (kubectl, helm do)."""
     for media in accept.split(","):

@@ -92,7 +92,7 @@ class KubeRequestHandler(BaseHTTPRequestHandler):
         if url.path in ("/healthz", "/livez", "/readyz"):
             return self._send(200, b"ok", "text/plain")
         if parts == ["version"]:
-            return self._send_json(200, discovery.VERSION)
+            return self._send_json(200, discovery.version_info(self.server.api.kubernetes_version))
         if parts[:2] == ["openapi", "v3"]:
             return self._openapi(parts[2:])
         if parts in (["api"], ["apis"]):

@@ -64,8 +64,10 @@ class KubeApiServer:
     """A small stateful Kubernetes API server that real kubectl, helm and the Python client use."""
 
     def __init__(self, cluster_name: str = "local", verify_token: Callable[[str], bool] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, namespace_finalize_delay: float = 0.2) -> None:
+                 host: str = "127.0.0.1", port: int = 0, namespace_finalize_delay: float = 0.2,
+                 kubernetes_version: str | None = None) -> None:
         self.cluster_name = cluster_name
+        self.kubernetes_version = kubernetes_version  # "1.36": what /version reports; None: discovery.VERSION
         self.verify_token = verify_token
         self.host, self.port = host, port
         self.store = ObjectStore(namespace_finalize_delay=namespace_finalize_delay)

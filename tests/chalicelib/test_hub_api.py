@@ -122,3 +122,19 @@ def test_a_request_parses_with_stage_limits_into_a_400_naming_the_field(monkeypa
     assert refused.value.field in {e["field"] for e in refused.value.extra["errors"]}
     assert "nodes.instance_type" in {e["field"] for e in refused.value.extra["errors"]}
     assert HubRequest  # the model the API validates with
+
+
+def test_an_extended_support_version_is_a_400_naming_the_field_with_the_price_unless_the_stage_allows_it():
+    from chalicelib.settings import Settings
+
+    settings = Settings(stage="dev", hub_table_name="t", slack_webhook_secret_arn="arn:aws:secretsmanager:"
+                        "us-east-1:123456789012:secret:s")
+    body = {"course_id": "x", "kubernetes_version": "1.34"}  # extended support from 2026-12-02 to 2027-12-02
+    with pytest.raises(hub_api.ApiError) as refused:
+        hub_api.parse_request(body, settings)
+    problems = {e["field"]: e["message"] for e in refused.value.extra["errors"]}
+    assert "$0.60 per hour per cluster instead of $0.10" in problems["kubernetes_version"]
+    allowing = Settings(**{**settings.__dict__, "allow_extended_support": True})
+    with pytest.raises(hub_api.ApiError) as other_problems:
+        hub_api.parse_request(body, allowing)  # the body lacks other fields; the version is not among them
+    assert "kubernetes_version" not in {e["field"] for e in other_problems.value.extra["errors"]}

@@ -4,6 +4,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
+from chalicelib import kubernetes_versions
 from chalicelib.hub_request import HubRequest, Limits
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
@@ -80,3 +81,35 @@ def test_a_stored_request_is_not_judged_again_by_the_day_or_the_stage_limits():
 def test_a_stored_request_still_has_to_have_its_shape():
     with pytest.raises(ValidationError, match="course_id"):
         HubRequest.stored({**GOOD, "course_id": "CS 101"})
+
+
+def test_the_default_kubernetes_version_is_the_newest_in_standard_support():
+    assert HubRequest.parse(GOOD, LIMITS).kubernetes_version == "1.36"
+    assert kubernetes_versions.offered(date(2026, 12, 6), extended_support=False) == ["1.35", "1.36"]
+
+
+@pytest.mark.parametrize("version", ["1.32", "1.33", "1.34"])
+def test_a_version_in_extended_support_is_refused_with_its_price(version):
+    found = errors({**GOOD, "kubernetes_version": version}, Limits(today=date(2026, 12, 6)))
+    assert set(found) == {"kubernetes_version"}
+    assert "$0.60 per hour per cluster instead of $0.10" in found["kubernetes_version"]
+    assert "choose one of 1.35, 1.36" in found["kubernetes_version"]
+
+
+def test_1_34_was_standard_until_the_2nd_of_december_2026():
+    assert HubRequest.parse({**GOOD, "kubernetes_version": "1.34"}, LIMITS).kubernetes_version == "1.34"
+    found = errors({**GOOD, "kubernetes_version": "1.34"}, Limits(today=date(2026, 12, 2)))
+    assert "left EKS standard support on 2026-12-02" in found["kubernetes_version"]
+
+
+def test_a_stage_that_allows_extended_support_accepts_those_versions_and_no_others():
+    allowing = Limits(today=date(2026, 12, 6), allow_extended_support=True)
+    assert HubRequest.parse({**GOOD, "kubernetes_version": "1.32"}, allowing).kubernetes_version == "1.32"
+    for gone_or_not_yet in ("1.31", "1.37"):  # 1.31's extended support ended 2026-11-26; 1.37 is not on EKS
+        found = errors({**GOOD, "kubernetes_version": gone_or_not_yet}, allowing)
+        assert found["kubernetes_version"].endswith("choose one of 1.32, 1.33, 1.34, 1.35, 1.36")
+
+
+def test_a_stored_request_on_a_version_now_in_extended_support_stays_valid():
+    accepted = HubRequest.parse({**GOOD, "kubernetes_version": "1.34"}, LIMITS)  # on 2026-11-27, in standard support
+    assert HubRequest.stored(accepted.model_dump(mode="json")).kubernetes_version == "1.34"

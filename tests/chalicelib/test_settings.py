@@ -61,3 +61,25 @@ def test_the_stage_limits_and_default_secrets_come_from_the_environment():
 def test_a_limit_out_of_range_is_named(name, value):
     with pytest.raises(SettingsError, match=name):
         Settings.from_env({**GOOD, name: value})
+
+
+def test_extended_support_is_off_unless_the_stage_allows_it():
+    assert Settings.from_env(GOOD).limits().allow_extended_support is False
+    assert Settings.from_env({**GOOD, "ALLOW_EXTENDED_SUPPORT": "true"}).limits().allow_extended_support is True
+    with pytest.raises(SettingsError, match="ALLOW_EXTENDED_SUPPORT"):
+        Settings.from_env({**GOOD, "ALLOW_EXTENDED_SUPPORT": "yes"})
+
+
+def test_staging_hubs_are_verified_against_lets_encrypts_staging_roots_unless_the_stage_names_others(tmp_path):
+    import ssl
+
+    shipped = Settings.from_env(GOOD).acme_staging_roots
+    names = {dict(n[0] for n in c["subject"])["commonName"]
+             for c in ssl.create_default_context(cafile=shipped).get_ca_certs()}
+    assert names == {"(STAGING) Pretend Pear X1", "(STAGING) Bogus Broccoli X2",
+                     "(STAGING) Yearning Yucca Root YE", "(STAGING) Yonder Yam Root YR"}
+    own = tmp_path / "roots.pem"
+    own.write_text("")
+    assert Settings.from_env({**GOOD, "ACME_STAGING_ROOTS": str(own)}).acme_staging_roots == str(own)
+    with pytest.raises(SettingsError, match="ACME_STAGING_ROOTS"):
+        Settings.from_env({**GOOD, "ACME_STAGING_ROOTS": str(tmp_path / "missing.pem")})

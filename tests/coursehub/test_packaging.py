@@ -73,7 +73,8 @@ def test_the_kubectl_layer_goes_to_exactly_the_functions_that_run_helm_and_kubec
 def test_the_settings_come_from_parameters_defaulting_to_the_stage_config(template, resources):
     parameters = template["Parameters"]
     for variable, parameter in (("ALLOWED_INSTANCE_TYPES", "AllowedInstanceTypes"),
-                                ("MAX_NODES_PER_HUB", "MaxNodesPerHub"), ("TERM_HORIZON_DAYS", "TermHorizonDays")):
+                                ("MAX_NODES_PER_HUB", "MaxNodesPerHub"), ("TERM_HORIZON_DAYS", "TermHorizonDays"),
+                                ("ALLOW_EXTENDED_SUPPORT", "AllowExtendedSupport")):
         assert str(parameters[parameter]["Default"]) == CONFIG["environment"][variable]
         for function in functions(resources).values():
             assert function["Properties"]["Environment"]["Variables"][variable] == {"Ref": parameter}

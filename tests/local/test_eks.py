@@ -8,10 +8,10 @@ from botocore.exceptions import ClientError
 from tests.conftest import eventually
 
 
-def new_cluster(stack, eks):
+def new_cluster(stack, eks, **extra):
     name = f"c-{uuid.uuid4().hex[:8]}"
     eks.create_cluster(name=name, roleArn=stack.seeded.roles["eks-cluster"],
-                       resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids})
+                       resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids}, **extra)
     return name
 
 
@@ -88,7 +88,7 @@ def test_invalid_scaling_is_rejected(stack):
 
 def test_access_entries_work_as_on_aws(stack):
     eks = stack.client("eks")
-    name = new_cluster(stack, eks)
+    name = new_cluster(stack, eks, accessConfig={"authenticationMode": "API"})
     principal = stack.seeded.roles["lambda"]
     policy = "arn:aws:eks::aws:cluster-access-policy/AmazonEKSClusterAdminPolicy"
 

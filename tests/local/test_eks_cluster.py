@@ -3,13 +3,13 @@ import uuid
 
 import pytest
 
-from chalicelib import eks_cluster
+from chalicelib import eks_cluster, kubernetes_versions
 from tests.conftest import eventually
 
 
-def start(stack, name, hub):
+def start(stack, name, hub, version=kubernetes_versions.DEFAULT):
     return eks_cluster.create_cluster(
-        stack.client("eks"), name=name, hub_id=hub, version="1.33", role_arn=stack.seeded.roles["eks-cluster"],
+        stack.client("eks"), name=name, hub_id=hub, version=version, role_arn=stack.seeded.roles["eks-cluster"],
         subnet_ids=stack.seeded.subnet_ids, tags={"coursehub:course": "cs101"})
 
 
@@ -57,3 +57,30 @@ def test_a_cluster_of_another_hub_is_not_taken_over(stack):
     start(stack, name, "hub-a")
     with pytest.raises(eks_cluster.ClusterFailed, match="does not belong"):
         start(stack, name, "hub-b")
+
+
+def test_a_cluster_is_created_in_api_mode_without_admin_for_its_creator(stack):
+    eks = stack.client("eks")
+    name = f"coursehub-{uuid.uuid4().hex[:6]}"
+    start(stack, name, "hub-api")
+    cluster = eks.describe_cluster(name=name)["cluster"]
+    assert cluster["version"] == "1.36"
+    assert cluster["accessConfig"] == {"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False}
+
+
+def test_a_reused_cluster_that_authenticates_by_config_map_only_is_refused_clearly(stack):
+    eks = stack.client("eks")
+    name, hub = f"coursehub-{uuid.uuid4().hex[:6]}", "hub-old"
+    eks.create_cluster(name=name, roleArn=stack.seeded.roles["eks-cluster"], tags={eks_cluster.HUB_TAG: hub},
+                       resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids})  # the API's default: CONFIG_MAP
+    with pytest.raises(eks_cluster.ClusterFailed, match="authenticates with CONFIG_MAP.*API_AND_CONFIG_MAP"):
+        start(stack, name, hub)
+
+
+def test_without_the_api_mode_granting_admin_fails_as_on_eks(stack):
+    eks = stack.client("eks")
+    name = f"coursehub-{uuid.uuid4().hex[:6]}"
+    eks.create_cluster(name=name, roleArn=stack.seeded.roles["eks-cluster"],
+                       resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids})
+    with pytest.raises(eks.exceptions.InvalidRequestException, match="authentication mode must be set"):
+        eks_cluster.grant_admin(eks, name=name, principal_arn=stack.seeded.roles["lambda"])

@@ -63,7 +63,8 @@ def test_a_hub_lives_a_whole_term_and_leaves_nothing_behind(stack, hub_ids):
             if seen[name] == 1 and direction == "up":
                 assert _nodegroup(stack, cluster)["scalingConfig"] == {"minSize": 1, "maxSize": 2, "desiredSize": 1}
                 eventually(lambda: not _workloads(stack, cluster)[1], timeout=30)
-                eventually(lambda: _answers(record["urls"]), timeout=30)  # the HTTPS check passes again
+                eventually(lambda: _answers(record["urls"], stack.details()["acme_staging_roots"]),
+                           timeout=30)  # the HTTPS check passes again
         elif name == "reminder":
             eventually(lambda: any(t.startswith("Reminder: the BinderHub of course " + course)
                                    for t in stack.slack.texts()[before:]), timeout=30)
@@ -144,9 +145,10 @@ def _session(stack, cluster):
                            timeout=60)
 
 
-def _answers(urls):
+def _answers(urls, staging_roots):
     try:
-        https_check.verify_hub(urls["binder"].removeprefix("https://"), urls["hub"].removeprefix("https://"))
+        https_check.verify_hub(urls["binder"].removeprefix("https://"), urls["hub"].removeprefix("https://"),
+                               cafile=staging_roots)  # an acme_staging hub
     except Exception:  # noqa: BLE001 - not yet
         return False
     return True

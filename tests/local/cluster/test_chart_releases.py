@@ -19,7 +19,7 @@ def helm_for(layer, config):
     return helm
 
 
-@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+@pytest.mark.parametrize("layer", ["v31", "v35"], ids=["helm3", "helm4"])
 def test_install_upgrade_rollback_list_and_uninstall_every_pinned_chart(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
     add_nodegroup(stack, cluster["name"], desired=1)  # cert-manager's post-install hook Job needs a node
@@ -40,7 +40,7 @@ def test_install_upgrade_rollback_list_and_uninstall_every_pinned_chart(stack, t
         assert json.loads(helm("list", "--namespace", namespace, "-o", "json").stdout) == []
 
 
-@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+@pytest.mark.parametrize("layer", ["v31", "v35"], ids=["helm3", "helm4"])
 def test_a_removed_setting_fails_the_install_and_helm_says_why(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))
@@ -51,7 +51,7 @@ def test_a_removed_setting_fails_the_install_and_helm_says_why(stack, tmp_path, 
     assert status.returncode != 0 and "not found" in status.stderr
 
 
-@pytest.mark.parametrize("layer", ["v31", "v33"], ids=["helm3", "helm4"])
+@pytest.mark.parametrize("layer", ["v31", "v35"], ids=["helm3", "helm4"])
 def test_without_a_ready_node_cert_managers_hook_job_never_completes_and_the_install_times_out(stack, tmp_path, layer):
     _, cluster = active_cluster(stack)
     helm = helm_for(layer, kubeconfig(tmp_path, stack, cluster))

@@ -24,11 +24,12 @@ from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, 
 
 ZONE = "courses.example.edu"
 BINDER, HUB = f"binder.{ZONE}", f"hub.binder.{ZONE}"
-STAGING = "https://acme-staging-v02.api.letsencrypt.org/directory"
+# Production: its certificates chain to the root in the default bundle (staging ones do not: test_acme_staging.py).
+PRODUCTION = "https://acme-v02.api.letsencrypt.org/directory"
 ISSUER = {
     "apiVersion": "cert-manager.io/v1", "kind": "Issuer",
     "metadata": {"name": "letsencrypt-staging", "namespace": "binderhub"},
-    "spec": {"acme": {"server": STAGING, "email": f"admin@{ZONE}",
+    "spec": {"acme": {"server": PRODUCTION, "email": f"admin@{ZONE}",
                       "privateKeySecretRef": {"name": "letsencrypt-staging-account"},
                       "solvers": [{"http01": {"ingress": {"ingressClassName": "nginx"}}}]}},
 }
@@ -119,7 +120,7 @@ def test_certificates_wait_for_dns_then_are_issued_by_the_local_acme_ca(stack, h
     challenge = eventually(pending_challenge)
     assert "no such host" in challenge["status"]["reason"]
     assert f"http://{BINDER}/.well-known/acme-challenge/" in challenge["status"]["reason"]
-    assert challenge["spec"]["url"].startswith("https://acme-staging-v02.api.letsencrypt.org/")
+    assert challenge["spec"]["url"].startswith("https://acme-v02.api.letsencrypt.org/")
     temporary = x509.load_pem_x509_certificate(base64.b64decode(hub.get("secret", "binder-tls")["data"]["tls.crt"]))
     assert temporary.issuer.rfc4514_string() == "CN=cert-manager.local"  # edit in place asks for one
 
@@ -127,11 +128,11 @@ def test_certificates_wait_for_dns_then_are_issued_by_the_local_acme_ca(stack, h
     stack.clock.advance(stack.clusters.timings.certificate_issue + 10)
     for name, host in (("binder-tls", BINDER), ("hub-tls", HUB)):
         certificate = eventually(lambda: ready(c := hub.get("certificate", name)) and c, timeout=15)
-        assert certificate["metadata"]["annotations"][ACME_SERVER_ANNOTATION] == STAGING
+        assert certificate["metadata"]["annotations"][ACME_SERVER_ANNOTATION] == PRODUCTION
         secret = hub.get("secret", name)
         assert secret["type"] == "kubernetes.io/tls"
         assert secret["metadata"]["annotations"]["cert-manager.io/alt-names"] == host
-        assert secret["metadata"]["annotations"][ACME_SERVER_ANNOTATION] == STAGING
+        assert secret["metadata"]["annotations"][ACME_SERVER_ANNOTATION] == PRODUCTION
         assert set(secret["data"]) == {"tls.crt", "tls.key", "ca.crt"}
     assert json.loads(kubectl(hub.config, "get", "challenges", "-n", "binderhub", "-o", "json").stdout)["items"] == []
 
@@ -167,7 +168,7 @@ def test_jupyterhub_api_answers_with_stock_urllib_and_default_verification(stack
     served = x509.load_pem_x509_certificate(base64.b64decode(published.get("secret", "hub-tls")["data"]["tls.crt"]))
     assert served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
         x509.DNSName) == [HUB]
-    assert served.issuer.rfc4514_string() == "CN=CourseHub local ACME CA,O=CourseHub local stack"
+    assert served.issuer.rfc4514_string() == "CN=CourseHub local ACME R1,O=CourseHub local stack"  # intermediate
 
 
 def test_a_name_without_a_record_does_not_connect(stack, published):

