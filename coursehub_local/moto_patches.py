@@ -7,7 +7,8 @@ fails first if an upgrade moves any of these:
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
 - Scheduler records creation and modification at the stack's time (so a schedule made after
   ``clock.advance()`` does not fire the occurrences it "missed");
-- EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
+- EKS create/delete/update take time (``eks.EksLifecycle``), access entries, add-ons and Pod Identity
+  associations exist (``access_entries``, ``eks_addons``);
 - Route53 rejects deleting a record that does not exist, as AWS does;
 - an execution started without a name gets a UUID, as on AWS (moto 5.2.5 names it "None");
 - service integrations (e.g. ``states:startExecution``) pass their Parameters to the service in its own
@@ -31,6 +32,8 @@ from coursehub_local.access_entries import ROUTES, AccessEntries
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher
 from coursehub_local.eks import EksLifecycle
+from coursehub_local.eks_addons import ROUTES as ADDON_ROUTES
+from coursehub_local.eks_addons import EksAddons
 
 if TYPE_CHECKING:
     from coursehub_local.execution_events import ExecutionEvents, ExecutionSnapshot
@@ -44,7 +47,7 @@ def _replace(owner: Any, name: str, value: Any) -> None:
 
 
 def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, access: AccessEntries,
-            execution_events: ExecutionEvents) -> None:
+            execution_events: ExecutionEvents, addons: EksAddons | None = None) -> None:
     """Apply every patch (once per stack; ``uninstall`` reverts them)."""
     if _originals:
         raise RuntimeError("moto is already patched by a running local stack")
@@ -52,7 +55,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _sleep_on_clock(clock)
     _schedules_on_clock(clock)
     _slow_eks(eks)
-    _serve_access_entries(access)
+    _serve_access_entries(access, addons)
     _strict_route53_deletes()
     _name_unnamed_executions()
     _case_service_integration_parameters()
@@ -122,12 +125,14 @@ def _bind(hook: Callable, original: Callable) -> Callable:
     return method
 
 
-def _serve_access_entries(access: AccessEntries) -> None:
+def _serve_access_entries(access: AccessEntries, addons: EksAddons | None = None) -> None:
     from moto.eks import urls
 
     paths = dict(urls.url_paths)
     for pattern in ROUTES:
         paths[pattern] = access.handle
+    for pattern in ADDON_ROUTES if addons else ():
+        paths[pattern] = addons.handle
     _replace(urls, "url_paths", paths)
 
 
