@@ -35,6 +35,10 @@
     {{- include "jupyterhub.fullname.dash" . }}hub
 {{- end }}
 
+{{- define "jupyterhub.hub-pvc.fullname" -}}
+    {{- include "jupyterhub.hub.fullname" . }}-db-dir
+{{- end }}
+
 {{- define "jupyterhub.proxy.fullname" -}}
     {{- include "jupyterhub.fullname.dash" . }}proxy
 {{- end }}
