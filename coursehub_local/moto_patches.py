@@ -19,7 +19,10 @@ fails first if an upgrade moves any of these:
 - executions report their status changes (``execution_events``: start, end, stop) and StopExecution makes
   an execution ABORTED at once, with its stopDate, for good (moto 5.2.5 answers without a stopDate, keeps it
   RUNNING until the engine next looks at it, and lets a Task still running when it was stopped fail it);
-- ``event_pattern_matches`` reads moto's own EventBridge pattern matching for the stack's event bus.
+- ``event_pattern_matches`` reads moto's own EventBridge pattern matching for the stack's event bus;
+- IAM has the AWS managed policies the deployment attaches (``AmazonEBSCSIDriverPolicy``), as on AWS; moto 5.2.5
+  has none unless told to load all ~1,600, which makes every backend reset take half a second during which the
+  half-built IAM backend fails requests made meanwhile (``IAMBackend.access_keys`` is set after them).
 """
 from __future__ import annotations
 
@@ -39,6 +42,7 @@ if TYPE_CHECKING:
     from coursehub_local.execution_events import ExecutionEvents, ExecutionSnapshot
 
 _originals: list[tuple[Any, str, Any]] = []
+AWS_MANAGED_POLICIES = ("AmazonEBSCSIDriverPolicy",)
 
 
 def _replace(owner: Any, name: str, value: Any) -> None:
@@ -61,6 +65,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _case_service_integration_parameters()
     _judge_load_balancer_health()
     _report_execution_status(execution_events)
+    _aws_managed_policies(AWS_MANAGED_POLICIES)
 
 
 def uninstall() -> None:
@@ -307,6 +312,25 @@ def _snapshot(execution: Any) -> ExecutionSnapshot:
         "error": execution.error, "cause": execution.cause,
         "account": execution.account_id, "region": execution.region_name,
     }
+
+
+def _aws_managed_policies(names: tuple[str, ...]) -> None:
+    import json
+
+    import moto.iam.models as iam_models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    wanted = {name: data for name, data in json.loads(aws_managed_policies_data).items() if name in names}
+
+    def init_aws_policies(self):
+        return [iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+                for name, data in wanted.items()]
+
+    _replace(iam_models.IAMBackend, "_init_aws_policies", init_aws_policies)
+    for account in list(iam_models.iam_backends.values()):  # backends made before the stack started
+        for backend in list(account.values()):
+            for policy in init_aws_policies(backend):
+                backend.managed_policies.setdefault(policy.arn, policy)
 
 
 def event_pattern_matches(pattern: str, event: dict) -> bool:

@@ -123,7 +123,6 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the output
         default_user_config["stepfunctions"] = {"execute_state_machine": True}
         default_user_config["lambda"] = {"use_docker": False}
-        default_user_config["iam"] = {"load_aws_managed_policies": True}  # e.g. AmazonEBSCSIDriverPolicy, as on AWS
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))  # the Chalice app (app.py) lives at the project root
         stage_config = chalice_stage_config(ROOT, self.config.stage)
