@@ -112,7 +112,7 @@ def check_cluster(event, context):
 def create_nodegroup(event, context):
     """Give the Kubernetes role access, then start creating the node group."""
     from chalicelib import provisioning
-    return provisioning.create_nodegroup(aws("eks"), aws("dynamodb"), settings(), event)
+    return provisioning.create_nodegroup(aws("eks"), aws("ec2"), aws("dynamodb"), settings(), event)
 
 
 @app.lambda_function(name="check_nodegroup")
@@ -120,6 +120,20 @@ def check_nodegroup(event, context):
     """NodegroupNotReady until the node group is ACTIVE."""
     from chalicelib import provisioning
     return provisioning.check_nodegroup(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="create_storage_addons")
+def create_storage_addons(event, context):
+    """Start creating the EBS CSI driver and Pod Identity add-ons and the driver's association."""
+    from chalicelib import provisioning
+    return provisioning.create_storage_addons(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@app.lambda_function(name="check_storage_addons")
+def check_storage_addons(event, context):
+    """StorageAddonsNotReady until both add-ons are ACTIVE."""
+    from chalicelib import provisioning
+    return provisioning.check_storage_addons(aws("eks"), aws("dynamodb"), settings(), event)
 
 
 @app.lambda_function(name="install_release")

@@ -37,7 +37,8 @@ IDEMPOTENCY_HOURS = 24
 # hosted zone serves the domain, so it is not counted).
 STEPS = {
     "provision": ("Create the cluster", "Check the cluster is active", "Create the node group",
-                  "Check the node group is active", "Install the ingress controller", "Install cert-manager",
+                  "Check the node group is active", "Create the storage add-ons",
+                  "Check the storage add-ons are active", "Install the ingress controller", "Install cert-manager",
                   "Install BinderHub", "Fix the load balancer health check", "Publish DNS",
                   "Check the certificates are issued", "Verify the hub over HTTPS", "Record the hub as ready",
                   "Schedule the hub's life"),

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import (dns_records, eks_cluster, hub_charts, hub_records, hub_schedules, https_check,
-                        load_balancer, steps)
+                        load_balancer, steps, storage_addons)
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -53,14 +53,15 @@ def check_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> d
     return result
 
 
-def create_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+def create_nodegroup(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """Give the Kubernetes roles access, then create the node group in one zone (where the hub's volume will be)."""
     request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
     settings.require("node_role_arn", "kube_role_arns", "subnet_ids")
     for role in settings.kube_role_arns:
         eks_cluster.grant_admin(eks, name=request.cluster_name, principal_arn=role)
     result = eks_cluster.create_nodegroup(
         eks, cluster=request.cluster_name, hub_id=event["hub_id"], node_role_arn=settings.node_role_arn,
-        subnet_ids=list(settings.subnet_ids), instance_type=request.nodes.instance_type,
+        subnet_ids=storage_addons.one_zone(ec2, list(settings.subnet_ids)), instance_type=request.nodes.instance_type,
         scaling=request.nodes.model_dump(exclude={"instance_type"}), tags={"coursehub:course": request.course_id})
     steps.finished(dynamodb, settings, event, step)
     return result
@@ -69,6 +70,24 @@ def create_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -
 def check_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
     request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
     result = eks_cluster.check_nodegroup(eks, request.cluster_name)
+    steps.finished(dynamodb, settings, event, step)
+    return result
+
+
+def create_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    """Create the EBS CSI driver and Pod Identity add-ons and the driver's association (or reuse them)."""
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    settings.require("ebs_csi_role_arn")
+    result = storage_addons.create(
+        eks, cluster=request.cluster_name, hub_id=event["hub_id"], role_arn=settings.ebs_csi_role_arn,
+        tags={"coursehub:course": request.course_id, "coursehub:stage": settings.stage})
+    steps.finished(dynamodb, settings, event, step, ", ".join(f"{k} {v}" for k, v in result["addons"].items()))
+    return result
+
+
+def check_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    result = storage_addons.check(eks, request.cluster_name)
     steps.finished(dynamodb, settings, event, step)
     return result
 

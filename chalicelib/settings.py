@@ -39,6 +39,7 @@ class Settings:
     # What the provisioning and lifecycle functions need from the deployment; checked when used (``require``).
     cluster_role_arn: str = ""
     node_role_arn: str = ""
+    ebs_csi_role_arn: str = ""  # the EBS CSI driver's role, given to its controller through EKS Pod Identity
     kube_role_arns: tuple[str, ...] = ()  # roles of the functions that talk to Kubernetes; made cluster admins
     subnet_ids: tuple[str, ...] = ()
     schedule_group: str = ""
@@ -128,6 +129,7 @@ class Settings:
             github_token_secret_arn=text("GITHUB_TOKEN_SECRET_ARN"),
             cluster_role_arn=text("CLUSTER_ROLE_ARN"),
             node_role_arn=text("NODE_ROLE_ARN"),
+            ebs_csi_role_arn=text("EBS_CSI_ROLE_ARN"),
             kube_role_arns=listed("KUBE_ROLE_ARNS"),
             subnet_ids=listed("SUBNET_IDS"),
             schedule_group=text("SCHEDULE_GROUP"),

@@ -6,8 +6,10 @@ performed (more than it needs). Some grants are used without an API call of
 the function's own, so they are derived, not recorded:
 
 - ``logs:*`` to write the function's logs: the Lambda runtime uses them;
-- ``iam:PassRole``: passing a role to EKS (cluster, node group) or to EventBridge Scheduler (schedule targets);
-- ``eks:TagResource``: creating an EKS cluster or node group with tags (tag-on-create is authorized as tagging).
+- ``iam:PassRole``: passing a role to EKS (cluster, node group, Pod Identity association) or to EventBridge Scheduler
+  (schedule targets);
+- ``eks:TagResource``: creating an EKS cluster, node group, add-on or Pod Identity association with tags (tag-on-create
+  is authorized as tagging).
 
 ``sts:GetCallerIdentity`` needs no permission, so it is not required.
 """
@@ -21,8 +23,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 RUNTIME = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
-PASSES_A_ROLE = {"eks:CreateCluster", "eks:CreateNodegroup", "scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
-TAGS_ON_CREATE = {"eks:CreateCluster", "eks:CreateNodegroup"}  # the project always tags what EKS creates
+PASSES_A_ROLE = {"eks:CreateCluster", "eks:CreateNodegroup", "eks:CreatePodIdentityAssociation",
+                 "scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
+# the project always tags what EKS creates
+TAGS_ON_CREATE = {"eks:CreateCluster", "eks:CreateNodegroup", "eks:CreateAddon", "eks:CreatePodIdentityAssociation"}
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 
 

@@ -66,6 +66,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "ScheduleGroupName": f"coursehub-{stage}",
         "EksClusterRoleName": f"coursehub-{stage}-eks-cluster",
         "EksNodeRoleName": f"coursehub-{stage}-eks-node",
+        "EbsCsiRoleName": f"coursehub-{stage}-ebs-csi",
         "KubectlLayerName": f"coursehub-{stage}-kubectl-helm",
         "KubectlLayerDescription": f"kubectl and helm at /opt/kubectl/kubectl and /opt/helm/helm "
                                    f"({package_name} {version})",
@@ -98,6 +99,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "HUB_TABLE_NAME": {"Ref": "HubTable"},
         "CLUSTER_ROLE_ARN": {"Fn::GetAtt": ["EksClusterRole", "Arn"]},
         "NODE_ROLE_ARN": {"Fn::GetAtt": ["EksNodeRole", "Arn"]},
+        "EBS_CSI_ROLE_ARN": {"Fn::GetAtt": ["EbsCsiDriverRole", "Arn"]},
         "SUBNET_IDS": {"Fn::If": ["CreateVpc",
                                   {"Fn::Join": [",", [{"Ref": "PublicSubnetA"}, {"Ref": "PublicSubnetB"}]]},
                                   {"Fn::Join": [",", {"Ref": "SubnetIds"}]}]},

@@ -28,6 +28,8 @@ class EksDurations:
     nodegroup_create: float = 180
     nodegroup_delete: float = 240
     nodegroup_update: float = 90
+    addon_create: float = 60
+    addon_delete: float = 30
 
 
 class ClusterApiProvider(Protocol):

@@ -7,7 +7,8 @@ fails first if an upgrade moves any of these:
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
 - Scheduler records creation and modification at the stack's time (so a schedule made after
   ``clock.advance()`` does not fire the occurrences it "missed");
-- EKS create/delete/update take time (``eks.EksLifecycle``), access entries exist;
+- EKS create/delete/update take time (``eks.EksLifecycle``), access entries, add-ons and Pod Identity
+  associations exist (``access_entries``, ``eks_addons``);
 - EKS CreateCluster passes ``accessConfig`` on to the backend (moto 5.2.5 drops it), where
   ``eks_cluster_rules`` checks it and the version as EKS does;
 - Route53 rejects deleting a record that does not exist, as AWS does;
@@ -20,7 +21,10 @@ fails first if an upgrade moves any of these:
 - executions report their status changes (``execution_events``: start, end, stop) and StopExecution makes
   an execution ABORTED at once, with its stopDate, for good (moto 5.2.5 answers without a stopDate, keeps it
   RUNNING until the engine next looks at it, and lets a Task still running when it was stopped fail it);
-- ``event_pattern_matches`` reads moto's own EventBridge pattern matching for the stack's event bus.
+- ``event_pattern_matches`` reads moto's own EventBridge pattern matching for the stack's event bus;
+- IAM has the AWS managed policies the deployment attaches (``AmazonEBSCSIDriverPolicy``), as on AWS; moto 5.2.5
+  has none unless told to load all ~1,600, which makes every backend reset take half a second during which the
+  half-built IAM backend fails requests made meanwhile (``IAMBackend.access_keys`` is set after them).
 """
 from __future__ import annotations
 
@@ -33,11 +37,14 @@ from coursehub_local.access_entries import ROUTES, AccessEntries
 from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher
 from coursehub_local.eks import EksLifecycle
+from coursehub_local.eks_addons import ROUTES as ADDON_ROUTES
+from coursehub_local.eks_addons import EksAddons
 
 if TYPE_CHECKING:
     from coursehub_local.execution_events import ExecutionEvents, ExecutionSnapshot
 
 _originals: list[tuple[Any, str, Any]] = []
+AWS_MANAGED_POLICIES = ("AmazonEBSCSIDriverPolicy",)
 
 
 def _replace(owner: Any, name: str, value: Any) -> None:
@@ -46,7 +53,7 @@ def _replace(owner: Any, name: str, value: Any) -> None:
 
 
 def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, access: AccessEntries,
-            execution_events: ExecutionEvents) -> None:
+            execution_events: ExecutionEvents, addons: EksAddons | None = None) -> None:
     """Apply every patch (once per stack; ``uninstall`` reverts them)."""
     if _originals:
         raise RuntimeError("moto is already patched by a running local stack")
@@ -55,12 +62,13 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _schedules_on_clock(clock)
     _slow_eks(eks)
     _eks_access_config()
-    _serve_access_entries(access)
+    _serve_access_entries(access, addons)
     _strict_route53_deletes()
     _name_unnamed_executions()
     _case_service_integration_parameters()
     _judge_load_balancer_health()
     _report_execution_status(execution_events)
+    _aws_managed_policies(AWS_MANAGED_POLICIES)
 
 
 def uninstall() -> None:
@@ -142,12 +150,14 @@ def _bind(hook: Callable, original: Callable) -> Callable:
     return method
 
 
-def _serve_access_entries(access: AccessEntries) -> None:
+def _serve_access_entries(access: AccessEntries, addons: EksAddons | None = None) -> None:
     from moto.eks import urls
 
     paths = dict(urls.url_paths)
     for pattern in ROUTES:
         paths[pattern] = access.handle
+    for pattern in ADDON_ROUTES if addons else ():
+        paths[pattern] = addons.handle
     _replace(urls, "url_paths", paths)
 
 
@@ -322,6 +332,25 @@ def _snapshot(execution: Any) -> ExecutionSnapshot:
         "error": execution.error, "cause": execution.cause,
         "account": execution.account_id, "region": execution.region_name,
     }
+
+
+def _aws_managed_policies(names: tuple[str, ...]) -> None:
+    import json
+
+    import moto.iam.models as iam_models
+    from moto.iam.aws_managed_policies import aws_managed_policies_data
+
+    wanted = {name: data for name, data in json.loads(aws_managed_policies_data).items() if name in names}
+
+    def init_aws_policies(self):
+        return [iam_models.AWSManagedPolicy.from_data(name, self.account_id, self.region_name, data)
+                for name, data in wanted.items()]
+
+    _replace(iam_models.IAMBackend, "_init_aws_policies", init_aws_policies)
+    for account in list(iam_models.iam_backends.values()):  # backends made before the stack started
+        for backend in list(account.values()):
+            for policy in init_aws_policies(backend):
+                backend.managed_policies.setdefault(policy.arn, policy)
 
 
 def event_pattern_matches(pattern: str, event: dict) -> bool:

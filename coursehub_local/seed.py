@@ -15,6 +15,7 @@ from coursehub_local.tools import layer_dir
 from coursehub_local.dispatch import DeployedFunction
 
 SAMPLE_DOMAIN = "courses.example.edu"
+EBS_CSI_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"
 ASSUME = {
     "lambda": "lambda.amazonaws.com",
     "states": "states.amazonaws.com",
@@ -50,6 +51,13 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
             {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]}
         role = iam.create_role(RoleName=f"{prefix}-{purpose}", AssumeRolePolicyDocument=json.dumps(policy))
         out.roles[purpose] = role["Role"]["Arn"]
+    # The EBS CSI driver's role, as the template makes it: EKS Pod Identity assumes it for the driver's controller
+    # (EKS user guide, pod-id-role: trust pods.eks.amazonaws.com with sts:AssumeRole and sts:TagSession).
+    trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
+        "Service": "pods.eks.amazonaws.com"}, "Action": ["sts:AssumeRole", "sts:TagSession"]}]}
+    role = iam.create_role(RoleName=f"{prefix}-ebs-csi", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.attach_role_policy(RoleName=f"{prefix}-ebs-csi", PolicyArn=EBS_CSI_POLICY)
+    out.roles["ebs-csi"] = role["Role"]["Arn"]
 
     table = chalice_config["environment"]["HUB_TABLE_NAME"]
     client("dynamodb").create_table(
@@ -97,6 +105,7 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         # What the deployment provides.
         "CLUSTER_ROLE_ARN": out.roles["eks-cluster"],
         "NODE_ROLE_ARN": out.roles["eks-node"],
+        "EBS_CSI_ROLE_ARN": out.roles["ebs-csi"],
         "KUBE_ROLE_ARNS": out.roles["lambda"],
         "SUBNET_IDS": ",".join(out.subnet_ids),
         "SCHEDULE_GROUP": out.schedule_group,

@@ -28,6 +28,7 @@ from coursehub_local.dns import LocalDns
 from coursehub_local.cluster.provider import LocalClusters
 from coursehub_local.faults import STACK_AGENT, Faults
 from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
+from coursehub_local.eks_addons import EksAddons
 from coursehub_local.event_bus import EventBus
 from coursehub_local.execution_events import ExecutionEvents
 from coursehub_local.https_proxy import HttpsConnectProxy, client_environment, write_ca_bundle
@@ -83,6 +84,7 @@ class LocalStack:
         self.access_entries = AccessEntries()
         self.faults = Faults()  # errors to answer instead of moto (retry rehearsals)
         self.eks = EksLifecycle(self.timeline, self.config.eks, self.cluster_api)
+        self.addons = EksAddons(self.timeline, self.config.eks, self.clusters)  # add-ons install into the clusters
         self.event_bus = EventBus(self.client)  # events AWS services emit, e.g. Step Functions status changes
         self.execution_events = ExecutionEvents(self.event_bus)
         self.dispatcher: LambdaDispatcher | None = None
@@ -128,7 +130,8 @@ class LocalStack:
         self._environment_for_handlers(stage_config["environment"])  # before the handlers' modules import
         functions = [f for module in self.config.apps for f in functions_of(module, self.config.stage)]
         self.dispatcher = LambdaDispatcher(functions)
-        moto_patches.install(self.clock, self.dispatcher, self.eks, self.access_entries, self.execution_events)
+        moto_patches.install(self.clock, self.dispatcher, self.eks, self.access_entries, self.execution_events,
+                             self.addons)
         try:
             for port in (self.config.aws_port, self.config.slack_port, self.config.api_port):
                 _claimable(self.config.host, port)  # werkzeug exits the process on a busy port

@@ -21,9 +21,10 @@ from coursehub_local.cluster.load_balancers import LoadBalancerController
 from coursehub_local.cluster.nodes import NodeController
 from coursehub_local.cluster.volume_attachments import VolumeAttachments
 from coursehub_local.cluster.volumes import VolumeController
-from coursehub_local.cluster.workloads import WorkloadController
+from coursehub_local.cluster.workloads import WorkloadController, has_ready_replica
 from coursehub_local.dns import LocalDns
 from coursehub_local.kube.auth import make_eks_token_verifier
+from coursehub_local.kube.errors import ApiError
 from coursehub_local.kube.server import KubeApiServer
 from coursehub_local.timeline import Timeline
 
@@ -70,6 +71,35 @@ class LocalClusters:
         running = self.clusters.get(cluster.name)
         if running:
             running.nodegroups_changed()
+
+    # -- what EKS add-ons put into a cluster (coursehub_local.eks_addons.AddonObjects) --------------------------
+    def install(self, cluster: str, objects: list[dict]) -> bool:
+        running = self.clusters.get(cluster)
+        if running is None:
+            return False
+        for obj in objects:
+            running.ctx.store.put_object(obj)
+        return True
+
+    def remove(self, cluster: str, objects: list[dict]) -> None:
+        running = self.clusters.get(cluster)
+        if running is None:
+            return
+        store = running.ctx.store
+        for obj in objects:
+            try:
+                store.delete(store.resource_type(obj["apiVersion"], obj["kind"]), obj["metadata"].get("namespace"),
+                             obj["metadata"]["name"])
+            except ApiError:
+                pass  # gone already
+
+    def workload_ready(self, cluster: str, kind: str, namespace: str, name: str) -> bool:
+        running = self.clusters.get(cluster)
+        try:
+            return running is not None and has_ready_replica(
+                running.ctx.store.get_object("apps/v1", kind, namespace, name))
+        except ApiError:
+            return False
 
     def server(self, name: str) -> KubeApiServer:
         """The API server of a running cluster (for tests and the demo)."""

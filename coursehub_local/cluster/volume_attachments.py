@@ -18,7 +18,7 @@ import string
 from coursehub_local.cluster.background_controller import BackgroundController
 from coursehub_local.cluster.context import ClusterContext
 from coursehub_local.cluster.nodes import cluster_instances
-from coursehub_local.cluster.workloads import KINDS, has_ready_replica
+from coursehub_local.cluster.workloads import KINDS, claims_mounted, has_ready_replica
 from coursehub_local.kube.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -94,13 +94,7 @@ def _mounters(claim: dict, workloads: list[dict], test) -> list[dict]:
     """Workloads in the claim's namespace passing ``test`` whose pods mount the claim."""
     namespace, name = claim["metadata"]["namespace"], claim["metadata"]["name"]
     return [w for w in workloads if w["metadata"].get("namespace") == namespace and test(w)
-            and name in _claims_mounted(w)]
-
-
-def _claims_mounted(workload: dict) -> set[str]:
-    template = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
-    return {v["persistentVolumeClaim"].get("claimName") for v in template.get("volumes") or []
-            if v.get("persistentVolumeClaim")}
+            and name in claims_mounted(w)]
 
 
 def _volume_handle(store, claim: dict) -> str | None:

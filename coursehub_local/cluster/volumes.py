@@ -1,26 +1,32 @@
-"""PersistentVolumeClaims get EBS volumes in moto, as the EBS CSI driver's dynamic provisioning does.
+"""PersistentVolumeClaims bind to EBS volumes only when what EKS needs for that is there, as on EKS >= 1.30.
 
-A new, unbound claim is Pending; ``volume_ready`` simulated seconds later an EBS volume exists (size
-rounded up to whole GiB, in the Availability Zone of a node's instance or else the first subnet's,
-tagged as the driver tags it), a PersistentVolume ``pvc-<claim uid>`` (CSI ``ebs.csi.aws.com``,
-volumeHandle = volume id, the reclaim policy of its StorageClass, default Delete) is bound to it and
-the claim is Bound, with the ``kubernetes.io/pvc-protection`` finalizer (``volume_attachments``
-attaches the volume while pods use it and keeps a deleted claim until they are gone). When the claim
-goes (directly or with its namespace) the volume is detached, and with Delete the PersistentVolume and
-the EBS volume are deleted; with Retain the PersistentVolume is Released and the volume stays.
+Plays Kubernetes' PV controller (kubernetes ``pkg/controller/volume/persistentvolume/pv_controller.go``,
+``syncUnboundClaim``) and the EBS CSI driver's external provisioner. An unbound claim stays Pending, with the
+event the real component records, until every condition holds:
 
-Tags: the driver's own (``CSIVolumeName``, ``ebs.csi.aws.com/cluster``), the external provisioner's
-``kubernetes.io/created-for/*`` (``--extra-create-metadata``), and, as if the driver ran with
-``--k8s-tag-cluster-id=<cluster>`` (chart value ``controller.k8sTagClusterId``),
-``kubernetes.io/cluster/<cluster>: owned``, ``KubernetesCluster`` and ``Name``. Without that setting
-a real volume has no cluster tag at all (aws-ebs-csi-driver ``docs/tagging.md``).
+1. A storage class: the claim's ``storageClassName``, or, when it names none (the key absent or null), the
+   cluster's default StorageClass (``storageclass.kubernetes.io/is-default-class: "true"``, the newest if several),
+   which is written into the claim, also later (retroactive default assignment, GA in Kubernetes 1.28). Without
+   one: ``FailedBinding`` "no persistent volumes available for this claim and no storage class is set"; a named
+   class that does not exist: ``ProvisioningFailed`` ``storageclass.storage.k8s.io "<name>" not found``. EKS has
+   marked no class default since 1.30 (EKS user guide, kubernetes-versions-standard); its ``aws-ebs-csi-driver``
+   add-on makes ``ebs-csi-default-sc`` with ``defaultStorageClass.enabled`` (``coursehub_local.addon_objects``).
+2. ``WaitForFirstConsumer``: a workload with replicas that mounts the claim and a Ready node for its pod (the
+   scheduler's choice, written as ``volume.kubernetes.io/selected-node``); the volume is made in that node's zone.
+   Else ``WaitForFirstConsumer`` "waiting for first consumer to be created before binding".
+3. A running provisioner: ``ebs.csi.aws.com`` (in-tree ``kubernetes.io/aws-ebs`` classes are migrated to it since
+   1.23, CSIMigrationAWS) served by the driver's controller (``ebs_driver.controller``). Else ``ExternalProvisioning``
+   "Waiting for a volume to be created either by the external provisioner '<name>' ...".
+4. Working AWS credentials for the controller (``ebs_driver.credentials_problem``). Else ``ProvisioningFailed``
+   with the driver's error, retried with the external-provisioner's backoff (1 s doubling to 5 min, its
+   ``--retry-interval-start``/``--retry-interval-max`` defaults, kubernetes-csi/external-provisioner README).
 
-Kubernetes version: since 1.23 (CSIMigrationAWS) EKS provisions EBS volumes only through the
-aws-ebs-csi-driver add-on, and since 1.30 EKS no longer marks its ``gp2`` StorageClass as default, so on
-a real cluster a claim without the add-on (or, on 1.30+, without a storageClassName or a default
-class) stays Pending. The local clusters report kubelet 1.33 and behave as if the add-on were
-installed and a default class existed: every claim is provisioned, with the volume type of its
-StorageClass's ``type`` parameter when that class exists, else the driver's default gp3.
+Then, ``volume_ready`` simulated seconds later, an EBS volume (size rounded up to whole GiB, the class's ``type`` or
+the driver's gp3) exists in moto with the driver's tags, a PersistentVolume ``pvc-<claim uid>`` (CSI, the class's
+reclaim policy, node affinity to the volume's zone) is bound to it and the claim is Bound with the
+``kubernetes.io/pvc-protection`` finalizer (``volume_attachments`` attaches the volume while pods use it). When the
+claim goes, the driver detaches and, with reclaim policy Delete, deletes the volume and the PersistentVolume; if
+the driver cannot (not running, no credentials), the PersistentVolume is left Released and the volume stays.
 """
 from __future__ import annotations
 
@@ -31,112 +37,173 @@ import threading
 
 from botocore.exceptions import ClientError
 
+from coursehub_local.addon_objects import DEFAULT_CLASS_ANNOTATION, DRIVER
+from coursehub_local.cluster import ebs_driver
+from coursehub_local.cluster.background_controller import BackgroundController
 from coursehub_local.cluster.context import ClusterContext
+from coursehub_local.cluster.kube_events import EventRecorder
 from coursehub_local.cluster.volume_attachments import PROTECTION
+from coursehub_local.cluster.workloads import KINDS, claims_mounted
 from coursehub_local.kube.errors import ApiError
 
 log = logging.getLogger(__name__)
-DRIVER = "ebs.csi.aws.com"
+PV_CONTROLLER = "persistentvolume-controller"
+PROVISIONER = f"{DRIVER}_ebs-csi-controller"
+NO_CLASS = "no persistent volumes available for this claim and no storage class is set"
+FIRST_CONSUMER = "waiting for first consumer to be created before binding"
+IN_TREE = "kubernetes.io/aws-ebs"
+RETRY_START, RETRY_MAX = 1.0, 300.0
 _UNITS = {"": 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12, "P": 10**15,
           "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
 
 
-class VolumeController:
-    """Plays the EBS CSI controller and the PV binder for one cluster."""
+class VolumeController(BackgroundController):
+    """Plays the PV controller and the EBS CSI provisioner for one cluster."""
+
+    watched = frozenset({("", "persistentvolumeclaims"), ("", "nodes"), ("storage.k8s.io", "storageclasses"),
+                         ("storage.k8s.io", "csidrivers"), *KINDS})
+    thread_name = "volumes"
+    failure_message = "volume pass failed in cluster %s"
 
     def __init__(self, ctx: ClusterContext):
-        self.ctx = ctx
-        self._due: set[str] = set()  # claim uids waiting for their volume
+        super().__init__(ctx)
+        self.events = EventRecorder(ctx)
+        self._due: dict[str, float] = {}  # claim uid -> when its volume is made (simulated time)
+        self._retry: dict[str, tuple[float, float]] = {}  # claim uid -> (next try, interval) after a failure
+        self._released: list[dict] = []
         self._lock = threading.Lock()
-        self._ec2 = None
-        self._unsubscribe = None
-
-    def start(self) -> None:
-        self._unsubscribe = self.ctx.store.subscribe(self._on_event)
-        for claim in self.ctx.store.list(self.ctx.store.resource_type("v1", "PersistentVolumeClaim"))[0]:
-            self._provision_later(claim)
-
-    def stop(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
+        self._clients: dict[str, object] = {}
 
     def nodes_changed(self) -> None:
-        """Nothing to do: volumes stay where they were made (new ones follow the nodes' zones)."""
+        self._wake.set()
 
     def _on_event(self, event) -> None:
-        if event.key != ("", "persistentvolumeclaims"):
-            return
-        if event.type == "DELETED":
-            self._release(event.obj)
-        else:
-            self._provision_later(event.obj)
+        if event.key == ("", "persistentvolumeclaims") and event.type == "DELETED":
+            with self._lock:
+                self._released.append(event.obj)
+        super()._on_event(event)
 
-    def _provision_later(self, claim: dict) -> None:
-        uid = claim["metadata"]["uid"]
+    def sync(self) -> None:
         with self._lock:
-            if claim["spec"].get("volumeName") or uid in self._due:
-                return
-            self._due.add(uid)
-        self._set_status(claim, {"phase": "Pending"})
-        self.ctx.timeline.after(self.ctx.timings.volume_ready, lambda: self._provision(claim))
+            released, self._released = self._released, []
+        for claim in released:
+            self._release(claim)
+        store = self.ctx.store
+        for claim in store.list(store.resource_type("v1", "PersistentVolumeClaim"))[0]:
+            if not claim["spec"].get("volumeName") and not claim["metadata"].get("deletionTimestamp"):
+                self._reconcile(claim)
 
-    def _provision(self, claim: dict) -> None:
-        namespace, name = claim["metadata"]["namespace"], claim["metadata"]["name"]
-        with self._lock:
-            self._due.discard(claim["metadata"]["uid"])
-        try:
-            current = self.ctx.store.get_object("v1", "PersistentVolumeClaim", namespace, name)
-        except ApiError:
-            return  # deleted meanwhile
-        if current["metadata"]["uid"] != claim["metadata"]["uid"] or current["spec"].get("volumeName"):
+    # -- one unbound claim ------------------------------------------------------------------------------------
+    def _reconcile(self, claim: dict) -> None:
+        spec, uid = claim["spec"], claim["metadata"]["uid"]
+        class_name = spec.get("storageClassName")
+        if class_name is None:
+            default = self._default_class()
+            if default is not None:
+                self._update(claim, lambda c: c["spec"].update(storageClassName=default["metadata"]["name"]))
+                return  # the update wakes the next pass
+        if not class_name:
+            return self._pending(claim, "Normal", "FailedBinding", NO_CLASS, PV_CONTROLLER)
+        storage_class = self._get("storage.k8s.io/v1", "StorageClass", None, class_name)
+        if storage_class is None:
+            return self._pending(claim, "Warning", "ProvisioningFailed",
+                                 f'storageclass.storage.k8s.io "{class_name}" not found', PV_CONTROLLER)
+        node = None
+        if storage_class.get("volumeBindingMode") == "WaitForFirstConsumer":
+            node = self._consumer_node(claim)
+            if node is None:
+                return self._pending(claim, "Normal", "WaitForFirstConsumer", FIRST_CONSUMER, PV_CONTROLLER)
+        provisioner = DRIVER if storage_class.get("provisioner") == IN_TREE else storage_class.get("provisioner")
+        controller = ebs_driver.controller(self.ctx) if provisioner == DRIVER else None
+        if controller is None:
+            return self._pending(claim, "Normal", "ExternalProvisioning", waiting_for(provisioner), PV_CONTROLLER)
+        now = self.ctx.clock.time()
+        next_try, interval = self._retry.get(uid, (0.0, RETRY_START / 2))
+        if now < next_try:
             return
-        size = size_in_gib(((current["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi"))
-        zone = self._zone()
-        tags = {f"kubernetes.io/cluster/{self.ctx.name}": "owned",
-                "KubernetesCluster": self.ctx.name,
-                "Name": f"{self.ctx.name}-dynamic-{pv_name(current)}",
-                "kubernetes.io/created-for/pvc/name": name,
-                "kubernetes.io/created-for/pvc/namespace": namespace,
-                "kubernetes.io/created-for/pv/name": pv_name(current),
-                "CSIVolumeName": pv_name(current),
-                "ebs.csi.aws.com/cluster": "true"}
-        storage_class = self._storage_class(current)
-        volume = self._client().create_volume(
+        problem = ebs_driver.credentials_problem(self.ctx, self._client("eks"), self._client("iam"))
+        if problem:
+            interval = min(interval * 2, RETRY_MAX)
+            self._retry[uid] = (now + interval, interval)
+            self.ctx.timeline.after(interval, self._wake.set)
+            return self._pending(claim, "Warning", "ProvisioningFailed",
+                                 ebs_driver.provisioning_failed(class_name, pv_name(claim), problem), PROVISIONER)
+        self._retry.pop(uid, None)
+        due = self._due.setdefault(uid, now + self.ctx.timings.volume_ready)
+        if now < due:
+            self.ctx.timeline.after(due - now, self._wake.set)
+            return
+        self._provision(claim, storage_class, controller, node)
+
+    def _pending(self, claim: dict, event_type: str, reason: str, message: str, component: str) -> None:
+        if (claim.get("status") or {}).get("phase") != "Pending":
+            self._set_status(claim, {"phase": "Pending"})
+        self.events.record(claim, "PersistentVolumeClaim", event_type, reason, message, component)
+
+    def _default_class(self) -> dict | None:
+        store = self.ctx.store
+        marked = [c for c in store.list(store.resource_type("storage.k8s.io/v1", "StorageClass"))[0]
+                  if (c["metadata"].get("annotations") or {}).get(DEFAULT_CLASS_ANNOTATION) == "true"]
+        return max(marked, key=lambda c: c["metadata"].get("creationTimestamp", ""), default=None)
+
+    def _consumer_node(self, claim: dict) -> dict | None:
+        """A Ready node where a pod that mounts the claim can run, if such a pod exists."""
+        store, namespace = self.ctx.store, claim["metadata"]["namespace"]
+        consumers = [w for kind in KINDS.values() for w in store.list(store.resource_type("apps/v1", kind),
+                                                                        namespace)[0]
+                     if claim["metadata"]["name"] in claims_mounted(w)
+                     and (w["kind"] == "DaemonSet" or (w.get("spec") or {}).get("replicas", 1) > 0)]
+        if not consumers:
+            return None
+        selector = ((consumers[0]["spec"].get("template") or {}).get("spec") or {}).get("nodeSelector") or {}
+        nodes = [n for n in store.list(store.resource_type("v1", "Node"))[0] if _ready(n)
+                 and all((n["metadata"].get("labels") or {}).get(k) == v for k, v in selector.items())]
+        return min(nodes, key=lambda n: n["metadata"]["name"], default=None)
+
+    # -- making and releasing volumes -------------------------------------------------------------------------
+    def _provision(self, claim: dict, storage_class: dict, controller: dict, node: dict | None) -> None:
+        namespace, name, uid = claim["metadata"]["namespace"], claim["metadata"]["name"], claim["metadata"]["uid"]
+        size = size_in_gib(((claim["spec"].get("resources") or {}).get("requests") or {}).get("storage", "1Gi"))
+        zone = node["metadata"]["labels"]["topology.kubernetes.io/zone"] if node else self._any_zone()
+        tags = ebs_driver.volume_tags(controller, claim, pv_name(claim))
+        volume = self._client("ec2").create_volume(
             Size=size, AvailabilityZone=zone, VolumeType=(storage_class.get("parameters") or {}).get("type", "gp3"),
             TagSpecifications=[{"ResourceType": "volume", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}])
-        self.ctx.store.put_object(_persistent_volume(current, volume["VolumeId"], size, zone,
-                                                     storage_class.get("reclaimPolicy", "Delete")))
-        current["spec"]["volumeName"] = pv_name(current)
-        current["metadata"]["finalizers"] = [*(current["metadata"].get("finalizers") or []), PROTECTION]
-        current["metadata"].setdefault("annotations", {}).update({
-            "pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
-            "volume.kubernetes.io/storage-provisioner": DRIVER,
-            "volume.beta.kubernetes.io/storage-provisioner": DRIVER})
-        try:
-            bound = self.ctx.store.update(self.ctx.store.resource_type("v1", "PersistentVolumeClaim"),
-                                          current, namespace, name)
-        except ApiError as error:  # changed or deleted meanwhile: undo, the next event starts again
-            log.debug("claim %s/%s not bound: %s", namespace, name, error)
-            self._release(current, undo=True)
+        self.ctx.store.put_object(_persistent_volume(claim, volume["VolumeId"], size, zone, storage_class))
+        self._due.pop(uid, None)
+
+        def bind(current: dict) -> None:
+            current["spec"]["volumeName"] = pv_name(current)
+            current["metadata"]["finalizers"] = [*(current["metadata"].get("finalizers") or []), PROTECTION]
+            current["metadata"].setdefault("annotations", {}).update({
+                "pv.kubernetes.io/bind-completed": "yes", "pv.kubernetes.io/bound-by-controller": "yes",
+                "volume.kubernetes.io/storage-provisioner": DRIVER,
+                "volume.beta.kubernetes.io/storage-provisioner": DRIVER,
+                **({"volume.kubernetes.io/selected-node": node["metadata"]["name"]} if node else {})})
+        bound = self._update(claim, bind)
+        if bound is None:  # changed or deleted meanwhile: undo, the next pass starts again
+            self._release(claim, undo=True)
             return
+        self.events.record(bound, "PersistentVolumeClaim", "Normal", "ProvisioningSucceeded",
+                           f"Successfully provisioned volume {pv_name(claim)}", PROVISIONER)
         self._set_status(bound, {"phase": "Bound", "accessModes": bound["spec"].get("accessModes", []),
                                  "capacity": {"storage": f"{size}Gi"}})
 
     def _release(self, claim: dict, undo: bool = False) -> None:
-        """Detach the claim's EBS volumes, then delete them and its PersistentVolume (reclaim policy Delete) or not."""
+        """Detach the claim's volume, then (reclaim policy Delete) let the driver delete it and its PersistentVolume."""
         store = self.ctx.store
-        try:
-            pv = store.get_object("v1", "PersistentVolume", None, pv_name(claim))
-        except ApiError:
-            pv = {}  # never made, or already gone
+        pv = self._get("v1", "PersistentVolume", None, pv_name(claim)) or {}
+        if not pv and not undo:
+            return  # never provisioned
         retain = (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain" and not undo
-        ec2 = self._client()
-        volumes = ec2.describe_volumes(Filters=[
-            {"Name": f"tag:kubernetes.io/cluster/{self.ctx.name}", "Values": ["owned"]},
-            {"Name": "tag:CSIVolumeName", "Values": [pv_name(claim)]}])["Volumes"]
+        ec2 = self._client("ec2")
+        volumes = ec2.describe_volumes(Filters=[{"Name": "tag:CSIVolumeName", "Values": [pv_name(claim)]}])["Volumes"]
         for attached in volumes:
             for attachment in attached.get("Attachments", []):
                 ec2.detach_volume(VolumeId=attached["VolumeId"], InstanceId=attachment["InstanceId"])
+        if not undo and not retain and (ebs_driver.controller(self.ctx) is None or ebs_driver.credentials_problem(
+                self.ctx, self._client("eks"), self._client("iam"))):
+            retain = True  # nobody can delete it: the PersistentVolume stays Released, the volume in EC2
         if retain:
             self._set_status(pv, {"phase": "Released"}, "PersistentVolume")
             return
@@ -151,8 +218,9 @@ class VolumeController:
                 log.warning("EBS volume %s of claim %s not deleted: %s", volume["VolumeId"],
                             claim["metadata"]["name"], error)
 
-    def _zone(self) -> str:
-        ec2 = self._client()
+    def _any_zone(self) -> str:
+        """For Immediate binding: the zone of a node's instance, else of the cluster's first subnet."""
+        ec2 = self._client("ec2")
         reservations = ec2.describe_instances(Filters=[
             {"Name": "tag:eks:cluster-name", "Values": [self.ctx.name]},
             {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
@@ -162,26 +230,45 @@ class VolumeController:
         subnet = self.ctx.cluster.resources_vpc_config["subnetIds"][0]
         return ec2.describe_subnets(SubnetIds=[subnet])["Subnets"][0]["AvailabilityZone"]
 
-    def _storage_class(self, claim: dict) -> dict:
-        """The claim's StorageClass ({} if it names none that exists: the driver's defaults, gp3 and Delete)."""
-        name = claim["spec"].get("storageClassName")
-        if name:
-            try:
-                return self.ctx.store.get_object("storage.k8s.io/v1", "StorageClass", None, name)
-            except ApiError:
-                pass
-        return {}
+    # -- store and client helpers -----------------------------------------------------------------------------
+    def _get(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict | None:
+        try:
+            return self.ctx.store.get_object(api_version, kind, namespace, name)
+        except ApiError:
+            return None
+
+    def _update(self, claim: dict, change) -> dict | None:
+        store, meta = self.ctx.store, claim["metadata"]
+        current = self._get("v1", "PersistentVolumeClaim", meta["namespace"], meta["name"])
+        if current is None or current["metadata"]["uid"] != meta["uid"]:
+            return None
+        change(current)
+        try:
+            return store.update(store.resource_type("v1", "PersistentVolumeClaim"), current, meta["namespace"],
+                                meta["name"])
+        except ApiError as error:
+            log.debug("claim %s/%s not updated: %s", meta["namespace"], meta["name"], error)
+            return None
 
     def _set_status(self, obj: dict, status: dict, kind: str = "PersistentVolumeClaim") -> None:
+        if not obj:
+            return
         try:
             self.ctx.store.set_status("v1", kind, obj["metadata"].get("namespace"), obj["metadata"]["name"], status)
         except ApiError as error:
             log.debug("status of %s %s not set: %s", kind, obj["metadata"]["name"], error)
 
-    def _client(self):
-        if self._ec2 is None:
-            self._ec2 = self.ctx.client("ec2")
-        return self._ec2
+    def _client(self, service: str):
+        if service not in self._clients:  # boto3 clients are costly to make: one per service, kept
+            self._clients[service] = self.ctx.client(service)
+        return self._clients[service]
+
+
+def waiting_for(provisioner: str) -> str:
+    """The PV controller's ExternalProvisioning message."""
+    return (f"Waiting for a volume to be created either by the external provisioner '{provisioner}' or manually by "
+            "the system administrator. If volume creation is delayed, please verify that the provisioner is "
+            "running and correctly registered.")
 
 
 def pv_name(claim: dict) -> str:
@@ -198,7 +285,11 @@ def size_in_gib(quantity: str | int) -> int:
     return max(1, math.ceil(size / 2**30))
 
 
-def _persistent_volume(claim: dict, volume_id: str, size: int, zone: str, reclaim_policy: str) -> dict:
+def _ready(node: dict) -> bool:
+    return any(c["type"] == "Ready" and c["status"] == "True" for c in (node.get("status") or {}).get("conditions", []))
+
+
+def _persistent_volume(claim: dict, volume_id: str, size: int, zone: str, storage_class: dict) -> dict:
     meta = claim["metadata"]
     return {
         "apiVersion": "v1", "kind": "PersistentVolume",
@@ -206,8 +297,8 @@ def _persistent_volume(claim: dict, volume_id: str, size: int, zone: str, reclai
         "spec": {
             "capacity": {"storage": f"{size}Gi"},
             "accessModes": claim["spec"].get("accessModes", ["ReadWriteOnce"]),
-            "persistentVolumeReclaimPolicy": reclaim_policy,
-            "storageClassName": claim["spec"].get("storageClassName", ""),
+            "persistentVolumeReclaimPolicy": storage_class.get("reclaimPolicy", "Delete"),
+            "storageClassName": storage_class["metadata"]["name"],
             "volumeMode": claim["spec"].get("volumeMode", "Filesystem"),
             "claimRef": {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "namespace": meta["namespace"],
                          "name": meta["name"], "uid": meta["uid"], "resourceVersion": meta.get("resourceVersion")},

@@ -1,4 +1,12 @@
-"""Deployments, StatefulSets and DaemonSets become ready after a while when nodes are Ready, and unready without nodes."""
+"""Deployments, StatefulSets and DaemonSets become ready after a while when nodes are Ready, and unready without nodes.
+
+A pod that mounts a PersistentVolumeClaim (a pod template volume with ``persistentVolumeClaim.claimName``) starts
+only once the claim is Bound (kube-scheduler's VolumeBinding plugin: "pod has unbound immediate
+PersistentVolumeClaims") and only on a node in the zone of the claim's volume (an EBS volume lives in one
+Availability Zone; its PersistentVolume's node affinity names it, and the VolumeZone/VolumeBinding filters keep the
+pod off other zones: "volume node affinity conflict"). So such a workload is ready only when every claim it mounts
+is Bound and a Ready node is in each volume's zone.
+"""
 from __future__ import annotations
 
 import logging
@@ -33,12 +41,15 @@ class WorkloadController:
         ready = self.nodes.ready_nodes()
         for kind in KINDS.values():
             for obj in self.ctx.store.list(self.ctx.store.resource_type("apps/v1", kind))[0]:
-                if ready == 0:
+                if ready == 0 or not self._volumes_ready(obj):
                     self._set(obj, ready=False)
                 elif not _is_ready(obj):
                     self._schedule(obj)
 
     def _on_event(self, event) -> None:
+        if event.key == ("", "persistentvolumeclaims") and event.type != "DELETED":
+            self._claim_changed(event.obj)
+            return
         if event.key not in KINDS or event.type == "DELETED":
             return
         obj = event.obj
@@ -54,8 +65,38 @@ class WorkloadController:
                 current = self.ctx.store.get_object("apps/v1", kind, namespace, name)
             except ApiError:
                 return  # deleted meanwhile
-            self._set(current, ready=self.nodes.ready_nodes() > 0)
+            self._set(current, ready=self.nodes.ready_nodes() > 0 and self._volumes_ready(current))
         self.ctx.timeline.after(self.ctx.timings.workload_ready, become_ready)
+
+    def _claim_changed(self, claim: dict) -> None:
+        """A claim got Bound: the unready workloads that mount it may start now."""
+        if (claim.get("status") or {}).get("phase") != "Bound":
+            return
+        store, namespace = self.ctx.store, claim["metadata"]["namespace"]
+        for kind in WORKLOAD_KINDS:
+            for obj in store.list(store.resource_type("apps/v1", kind), namespace)[0]:
+                if claim["metadata"]["name"] in claims_mounted(obj) and not _is_ready(obj):
+                    self._schedule(obj)
+
+    def _volumes_ready(self, obj: dict) -> bool:
+        """Whether every claim the pods mount is Bound to a volume in the zone of some Ready node."""
+        claims = claims_mounted(obj)
+        if not claims:
+            return True
+        store = self.ctx.store
+        zones = {(n["metadata"].get("labels") or {}).get("topology.kubernetes.io/zone")
+                 for n in store.list(store.resource_type("v1", "Node"))[0]
+                 if any(c["type"] == "Ready" and c["status"] == "True"
+                        for c in (n.get("status") or {}).get("conditions", []))}
+        for name in claims:
+            try:
+                claim = store.get_object("v1", "PersistentVolumeClaim", obj["metadata"].get("namespace"), name)
+                volume = store.get_object("v1", "PersistentVolume", None, claim["spec"].get("volumeName") or "-")
+            except ApiError:
+                return False
+            if (claim.get("status") or {}).get("phase") != "Bound" or _zone_of(volume) not in zones:
+                return False
+        return True
 
     def _set(self, obj: dict, ready: bool) -> None:
         status = _status(obj, ready, self.nodes.ready_nodes())
@@ -83,6 +124,21 @@ def ready_workloads(store, namespace: str, selector: dict) -> list[dict]:
             if has_ready_replica(workload) and all(labels.get(k) == v for k, v in selector.items()):
                 found.append(workload)
     return found
+
+
+def claims_mounted(workload: dict) -> set[str]:
+    """The PersistentVolumeClaims the workload's pod template mounts."""
+    template = ((workload.get("spec") or {}).get("template") or {}).get("spec") or {}
+    return {v["persistentVolumeClaim"].get("claimName") for v in template.get("volumes") or []
+            if v.get("persistentVolumeClaim")}
+
+
+def _zone_of(volume: dict) -> str | None:
+    """The zone a PersistentVolume's node affinity pins it to."""
+    terms = (((volume.get("spec") or {}).get("nodeAffinity") or {}).get("required") or {}).get(
+        "nodeSelectorTerms") or []
+    return next((e["values"][0] for t in terms for e in t.get("matchExpressions") or []
+                 if e.get("key") == "topology.kubernetes.io/zone" and e.get("values")), None)
 
 
 def _is_ready(obj: dict) -> bool:

@@ -171,3 +171,19 @@ def test_what_was_there_before_stays(template, resources):
 def test_a_placeholder_of_template_json_without_a_value_is_named():
     with pytest.raises(statemachines.PlaceholderError, match="VpcName"):
         packaging._fill({"Tags": [{"Key": "Name", "Value": "${VpcName}"}]}, {})
+
+
+def test_the_ebs_csi_role_is_for_pod_identity_and_its_function_may_pass_it(resources):
+    properties = resources["EbsCsiDriverRole"]["Properties"]
+    assert properties["RoleName"] == "coursehub-dev-ebs-csi"
+    [trust] = properties["AssumeRolePolicyDocument"]["Statement"]
+    assert (trust["Principal"]["Service"], trust["Action"]) == ("pods.eks.amazonaws.com",
+                                                                ["sts:AssumeRole", "sts:TagSession"])
+    assert [p["Fn::Sub"] for p in properties["ManagedPolicyArns"]] == [
+        "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonEBSCSIDriverPolicy"]
+    function = resources[to_cfn_resource_name("create_storage_addons")]["Properties"]
+    assert function["Environment"]["Variables"]["EBS_CSI_ROLE_ARN"] == {"Fn::GetAtt": ["EbsCsiDriverRole", "Arn"]}
+    statements = deploy_plan.role_statements({"Resources": resources}, to_cfn_resource_name("create_storage_addons"))
+    passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
+                for r in deploy_plan._listed(s["Resource"])]
+    assert any(fnmatch.fnmatchcase("arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi", p) for p in passable)

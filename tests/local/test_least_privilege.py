@@ -20,6 +20,7 @@ NO_RESOURCE_SCOPE = {
     "ec2:DescribeSecurityGroups": "Describe* actions have no resource type",
     "ec2:DescribeVolumes": "Describe* actions have no resource type",
     "ec2:DescribeInstances": "Describe* actions have no resource type",
+    "ec2:DescribeSubnets": "Describe* actions have no resource type",
     "elasticloadbalancing:DescribeLoadBalancers": "Describe* actions have no resource type",
     "elasticloadbalancing:DescribeTargetGroups": "Describe* actions have no resource type",
     "elasticloadbalancing:DescribeTags": "Describe* actions have no resource type",

@@ -21,6 +21,7 @@ from coursehub_local.cluster.certificate_secrets import ACME_SERVER_ANNOTATION
 from coursehub_local.tools import tool_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
+from tests.local.cluster.test_volumes import ebs_csi
 
 ZONE = "courses.example.edu"
 BINDER, HUB = f"binder.{ZONE}", f"hub.binder.{ZONE}"
@@ -59,6 +60,7 @@ class Hub:
         self.name, described = active_cluster(stack)
         self.config = kubeconfig(tmp_path, stack, described)
         add_nodegroup(stack, self.name, desired=1)
+        ebs_csi(stack, self.name)  # the hub's database claim binds as on EKS: through the EBS CSI add-on
 
     def helm(self, *args):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "HELM_"))}

@@ -12,13 +12,15 @@ from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl, scale
 from tests.local.cluster.test_load_balancers import (apply, classic, elb_name, nlb, security_groups, service_of,
                                                       target_groups)
+from tests.local.cluster.test_volumes import ebs_csi
 
 RELEASE = 1200  # simulated seconds (2 real ones) a deleted ELB holds its security group, in the clusters made here
 
 
 @pytest.fixture(scope="module")
 def cluster(stack, tmp_path_factory):
-    """One node, and a release time long enough to look at a Service whose ELB is gone but not its group."""
+    """One node, the EBS CSI add-on, and a release time long enough to see a Service whose ELB is gone but not its
+    group."""
     timings = stack.clusters.timings
     stack.clusters.timings = dataclasses.replace(timings, elb_security_group_release=RELEASE)
     try:
@@ -26,6 +28,7 @@ def cluster(stack, tmp_path_factory):
     finally:
         stack.clusters.timings = timings
     add_nodegroup(stack, name, desired=1)
+    ebs_csi(stack, name)
     return name, kubeconfig(tmp_path_factory.mktemp("teardown"), stack, described)
 
 
@@ -105,10 +108,11 @@ def bound(stack, config, namespace, name="data"):
 
 
 def cluster_with_a_node(stack, tmp_path):
-    """A fresh ACTIVE cluster with one node and a "hub" namespace: its name, kubeconfig and the namespace."""
+    """A fresh ACTIVE cluster with one node, the EBS CSI add-on and a "hub" namespace: name, kubeconfig, namespace."""
     name, described = active_cluster(stack)
     config = kubeconfig(tmp_path, stack, described)
     add_nodegroup(stack, name, desired=1)
+    ebs_csi(stack, name)
     kubectl(config, "create", "namespace", "hub")
     return name, config, "hub"
 
