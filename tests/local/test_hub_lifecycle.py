@@ -29,7 +29,7 @@ def test_a_hub_lives_a_whole_term_and_leaves_nothing_behind(stack, hub_ids):
     hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
     hub_ids.append(hub_id)
     local_now = stack.clock.now().astimezone(ZoneInfo(ZONE))  # earlier tests may have moved the clock on
-    down, up = local_now + timedelta(hours=3), local_now + timedelta(hours=5)  # after provisioning (~1.5 h)
+    down, up = local_now + timedelta(hours=8), local_now + timedelta(hours=10)  # well after provisioning
     request = {**hub_request(stack, course), "timezone": ZONE, "reminder_days": 1,
                "term_end": (local_now.date() + timedelta(days=2)).isoformat(),
                "scaling": {"down_at": f"{down:%H:%M}", "up_at": f"{up:%H:%M}", "weekdays_only": False}}
