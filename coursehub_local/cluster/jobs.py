@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import logging
 
-from coursehub_local.cluster.context import ClusterContext
-from coursehub_local.cluster.nodes import NodeController
+from coursehub_local.cluster.nodes import NodeFollower
 from coursehub_local.kube.errors import ApiError
 from coursehub_local.kube.store import now_iso
 
@@ -24,20 +23,8 @@ log = logging.getLogger(__name__)
 KEY = ("batch", "jobs")
 
 
-class JobController:
+class JobController(NodeFollower):
     """Plays the Job controller and the kubelet for Jobs: each completes ``job_complete`` s after it can run."""
-
-    def __init__(self, ctx: ClusterContext, nodes: NodeController):
-        self.ctx = ctx
-        self.nodes = nodes
-        self._unsubscribe = None
-
-    def start(self) -> None:
-        self._unsubscribe = self.ctx.store.subscribe(self._on_event)
-
-    def stop(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
 
     def nodes_changed(self) -> None:
         """Nodes came: Jobs that had nowhere to run start now."""

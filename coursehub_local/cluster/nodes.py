@@ -121,3 +121,22 @@ def _node(name: str, instance: dict) -> dict:
                          "operatingSystem": "linux", "architecture": "amd64"},
         },
     }
+
+
+class NodeFollower:
+    """A controller that reacts to the store's events and to node changes; ``start()`` subscribes it."""
+
+    def __init__(self, ctx: ClusterContext, nodes: NodeController):
+        self.ctx = ctx
+        self.nodes = nodes
+        self._unsubscribe = None
+
+    def start(self) -> None:
+        self._unsubscribe = self.ctx.store.subscribe(self._on_event)
+
+    def stop(self) -> None:
+        if self._unsubscribe:
+            self._unsubscribe()
+
+    def _on_event(self, event) -> None:
+        raise NotImplementedError

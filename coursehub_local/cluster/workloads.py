@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from coursehub_local.cluster.context import ClusterContext
-from coursehub_local.cluster.nodes import NodeController
+from coursehub_local.cluster.nodes import NodeFollower
 from coursehub_local.kube.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -21,20 +20,8 @@ KINDS = {("apps", "deployments"): "Deployment", ("apps", "statefulsets"): "State
 WORKLOAD_KINDS = tuple(KINDS.values())
 
 
-class WorkloadController:
+class WorkloadController(NodeFollower):
     """Plays the scheduler and kubelets: fills in workload ``status`` on the stack's clock."""
-
-    def __init__(self, ctx: ClusterContext, nodes: NodeController):
-        self.ctx = ctx
-        self.nodes = nodes
-        self._unsubscribe = None
-
-    def start(self) -> None:
-        self._unsubscribe = self.ctx.store.subscribe(self._on_event)
-
-    def stop(self) -> None:
-        if self._unsubscribe:
-            self._unsubscribe()
 
     def nodes_changed(self) -> None:
         """Nodes came or went: everything goes unready at once, or becomes ready after the usual delay."""
