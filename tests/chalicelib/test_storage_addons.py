@@ -17,7 +17,7 @@ TAGS = {"coursehub:course": "cs101", "coursehub:hub": HUB}
 
 @pytest.fixture
 def eks():
-    client = boto3.client("eks", region_name="us-east-1")
+    client = boto3.session.Session().client("eks", region_name="us-east-1")  # not the default session: it keeps credentials
     with Stubber(client) as stub:
         client.stub = stub
         yield client
@@ -85,7 +85,7 @@ def test_a_failed_addon_fails_the_check_with_its_issues(eks):
 
 
 def test_the_node_group_keeps_to_the_first_zones_subnets():
-    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ec2 = boto3.session.Session().client("ec2", region_name="us-east-1")
     with Stubber(ec2) as stub:
         stub.add_response("describe_subnets", {"Subnets": [
             {"SubnetId": "subnet-b", "AvailabilityZone": "us-east-1b"},
