@@ -75,7 +75,8 @@ def check(eks: Any, cluster: str) -> dict:
         addon = eks.describe_addon(clusterName=cluster, addonName=name)["addon"]
         status = addon["status"]
         if status in FAILED:
-            issues = "; ".join(f"{i.get('code')}: {i.get('message')}" for i in addon.get("health", {}).get("issues", []))
+            issues = "; ".join(f"{i.get('code')}: {i.get('message')}"
+                               for i in addon.get("health", {}).get("issues", []))
             raise StorageAddonsFailed(f"add-on {name} is {status}" + (f" ({issues})" if issues else ""))
         if status != "ACTIVE":
             waiting.append(f"{name} is {status}")  # CREATING, or DEGRADED until its pods run

@@ -87,7 +87,15 @@ class VolumeController(BackgroundController):
         with self._lock:
             released, self._released = self._released, []
         for claim in released:
-            self._release(claim)
+            try:
+                done = self._release(claim)
+            except ClientError as error:
+                log.debug("claim %s not released yet: %s", claim["metadata"]["name"], error)
+                done = False
+            if not done:  # e.g. still attached a moment longer: the provisioner retries the deletion
+                with self._lock:
+                    self._released.append(claim)
+                self.ctx.timeline.after(RETRY_START * 5, self._wake.set)
         store = self.ctx.store
         for claim in store.list(store.resource_type("v1", "PersistentVolumeClaim"))[0]:
             if not claim["spec"].get("volumeName") and not claim["metadata"].get("deletionTimestamp"):
@@ -189,12 +197,14 @@ class VolumeController(BackgroundController):
         self._set_status(bound, {"phase": "Bound", "accessModes": bound["spec"].get("accessModes", []),
                                  "capacity": {"storage": f"{size}Gi"}})
 
-    def _release(self, claim: dict, undo: bool = False) -> None:
-        """Detach the claim's volume, then (reclaim policy Delete) let the driver delete it and its PersistentVolume."""
+    def _release(self, claim: dict, undo: bool = False) -> bool:
+        """Detach the claim's volume, then (reclaim policy Delete) let the driver delete it and its PersistentVolume.
+
+        False when the volume could not be deleted yet (to be tried again)."""
         store = self.ctx.store
         pv = self._get("v1", "PersistentVolume", None, pv_name(claim)) or {}
         if not pv and not undo:
-            return  # never provisioned
+            return True  # never provisioned, or released already
         retain = (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain" and not undo
         ec2 = self._client("ec2")
         volumes = ec2.describe_volumes(Filters=[{"Name": "tag:CSIVolumeName", "Values": [pv_name(claim)]}])["Volumes"]
@@ -206,17 +216,21 @@ class VolumeController(BackgroundController):
             retain = True  # nobody can delete it: the PersistentVolume stays Released, the volume in EC2
         if retain:
             self._set_status(pv, {"phase": "Released"}, "PersistentVolume")
-            return
-        try:
-            store.delete(store.resource_type("v1", "PersistentVolume"), None, pv_name(claim))
-        except ApiError:
-            pass
+            return True
+        deleted = True
         for volume in volumes:
             try:
                 ec2.delete_volume(VolumeId=volume["VolumeId"])
             except ClientError as error:
-                log.warning("EBS volume %s of claim %s not deleted: %s", volume["VolumeId"],
-                            claim["metadata"]["name"], error)
+                log.info("EBS volume %s of claim %s not deleted yet: %s", volume["VolumeId"],
+                         claim["metadata"]["name"], error)
+                deleted = False
+        if deleted:  # the PersistentVolume goes once its volume has
+            try:
+                store.delete(store.resource_type("v1", "PersistentVolume"), None, pv_name(claim))
+            except ApiError:
+                pass
+        return deleted
 
     def _any_zone(self) -> str:
         """For Immediate binding: the zone of a node's instance, else of the cluster's first subnet."""

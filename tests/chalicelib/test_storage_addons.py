@@ -13,11 +13,13 @@ from chalicelib.storage_addons import StorageAddonsFailed, StorageAddonsNotReady
 
 CLUSTER, HUB, ROLE = "coursehub-cs101", "hub-cs101", "arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi"
 TAGS = {"coursehub:course": "cs101", "coursehub:hub": HUB}
+ASSOCIATION = "a-0123456789abcdefg"
 
 
 @pytest.fixture
 def eks():
-    client = boto3.session.Session().client("eks", region_name="us-east-1")  # not the default session: it keeps credentials
+    # A session of its own: the default one would keep these fake credentials for the local stack's handlers.
+    client = boto3.session.Session().client("eks", region_name="us-east-1")
     with Stubber(client) as stub:
         client.stub = stub
         yield client
@@ -43,19 +45,19 @@ def test_create_makes_both_addons_and_the_controllers_association(eks):
         "configurationValues": storage_addons.driver_configuration(CLUSTER, TAGS)})
     eks.stub.add_response("list_pod_identity_associations", {"associations": []}, {
         "clusterName": CLUSTER, "namespace": "kube-system", "serviceAccount": "ebs-csi-controller-sa"})
-    eks.stub.add_response("create_pod_identity_association", {"association": {"associationId": "a-0123456789abcdefg"}}, {
+    eks.stub.add_response("create_pod_identity_association", {"association": {"associationId": ASSOCIATION}}, {
         "clusterName": CLUSTER, "namespace": "kube-system", "serviceAccount": "ebs-csi-controller-sa",
         "roleArn": ROLE, "tags": TAGS})
     result = storage_addons.create(eks, cluster=CLUSTER, hub_id=HUB, role_arn=ROLE, tags={"coursehub:course": "cs101"})
     assert result == {"addons": {"eks-pod-identity-agent": "created", "aws-ebs-csi-driver": "created"},
-                      "association": "a-0123456789abcdefg", "association_outcome": "created"}
+                      "association": ASSOCIATION, "association_outcome": "created"}
 
 
 def test_what_an_earlier_attempt_made_is_reused(eks):
     for _ in storage_addons.ADDONS:
         eks.stub.add_client_error("create_addon", "ResourceInUseException", "Addon already exists", 409)
     eks.stub.add_response("list_pod_identity_associations", {"associations": [
-        {"associationId": "a-0123456789abcdefg", "namespace": "kube-system", "serviceAccount": "ebs-csi-controller-sa"}]})
+        {"associationId": ASSOCIATION, "namespace": "kube-system", "serviceAccount": "ebs-csi-controller-sa"}]})
     result = storage_addons.create(eks, cluster=CLUSTER, hub_id=HUB, role_arn=ROLE, tags={})
     assert set(result["addons"].values()) == {"reused"} and result["association_outcome"] == "reused"
 

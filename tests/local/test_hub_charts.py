@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import dns_records, eks_cluster, hub_charts, https_check, load_balancer
+from chalicelib import dns_records, eks_cluster, hub_charts, https_check, load_balancer, storage_addons
 from chalicelib.hub_request import HubRequest, Limits
 from chalicelib.kube_session import cluster_session
 from chalicelib.settings import Settings
@@ -53,6 +53,9 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
                                  scaling=request_.nodes.model_dump(), tags={})
     stack.clock.advance(stack.config.eks.nodegroup_create)
     until(eks_cluster.check_nodegroup, eks, name, errors=eks_cluster.NodegroupNotReady)
+    storage_addons.create(eks, cluster=name, hub_id=hub_id, role_arn=stack.seeded.roles["ebs-csi"], tags={})
+    stack.clock.advance(stack.config.eks.addon_create + timings.workload_ready)
+    until(storage_addons.check, eks, name, errors=storage_addons.StorageAddonsNotReady)
 
     secrets = hub_charts.chart_secrets(stack.client("secretsmanager"), request_)
     with cluster_session(eks, stack.client("sts"), name, bin_dir=settings.tools_dir,
