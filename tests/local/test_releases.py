@@ -17,6 +17,7 @@ from coursehub_local.charts import chart_path
 from coursehub_local.tools import tool_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup
+from tests.local.cluster.test_volumes import ebs_csi
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
 REQUEST = HubRequest.parse({
@@ -151,6 +152,12 @@ def test_deployments_are_pending_without_nodes_and_ready_once_workloads_have_had
         assert ready == [] and set(pending) >= {"binder", "hub", "proxy"}
         add_nodegroup(stack, name, desired=1)
         stack.clock.advance(stack.clusters.timings.workload_ready)
+        # The hub mounts its database claim, which no storage class serves without the EBS CSI add-on.
+        ready, pending = eventually(lambda: (lambda r, p: {"binder", "proxy"} <= set(r) and (r, p))(
+            *deployments_ready(runner, "hub")))
+        assert "hub" in pending
+        ebs_csi(stack, name)
+        stack.clock.advance(stack.clusters.timings.volume_ready + stack.clusters.timings.workload_ready)
         ready, pending = eventually(lambda: (lambda r, p: None if p else (r, p))(*deployments_ready(runner, "hub")))
         assert set(ready) >= {"binder", "hub", "proxy"}
         assert deployments_ready(runner, "no-such-namespace") == ([], [])

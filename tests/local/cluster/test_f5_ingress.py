@@ -24,6 +24,7 @@ from coursehub_local.tools import tool_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
 from tests.local.cluster.test_hub_https import ISSUER, publish, ready
+from tests.local.cluster.test_volumes import ebs_csi
 
 ZONE = "f5.courses.example.edu"  # in the seeded hosted zone
 BINDER, HUB = f"binder.{ZONE}", f"hub.binder.{ZONE}"
@@ -42,6 +43,7 @@ class Cluster:
         self.name, described = active_cluster(stack)
         self.config = kubeconfig(tmp, stack, described)
         add_nodegroup(stack, self.name, desired=1)
+        ebs_csi(stack, self.name)  # the hub's database claim binds as on EKS: through the EBS CSI add-on
 
     def helm(self, *args):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "HELM_"))}
