@@ -63,11 +63,18 @@ UNREACHED = {
     ("audit_hub", "route53:ChangeResourceRecordSets"): "records of the hub's names other than the CNAMEs "
                                                        "'Delete the DNS records' deletes (e.g. made by hand)",
     ("audit_hub", "scheduler:DeleteSchedule"): "a hub schedule made after 'Delete the schedules' ran",
-    ("configure_load_balancer", "elasticloadbalancing:ConfigureHealthCheck"):
-        "a classic ELB whose health check the cloud provider set wrong; the chart's annotations make it right",
     ("configure_load_balancer", "elasticloadbalancing:DescribeTargetGroups"): "an NLB in front of the ingress",
     ("configure_load_balancer", "elasticloadbalancing:ModifyTargetGroup"): "an NLB in front of the ingress",
     ("delete_nodegroup", "eks:DescribeNodegroup"): "a node group mid-change when the teardown reaches it",
+}
+
+
+# Grants a run may or may not use, depending on timing. The cloud provider creates a classic ELB and then sets
+# its health check (cloud-provider-aws EnsureLoadBalancer); "Configure the load balancer" reading it in between
+# patches it, on the stand-in as on AWS. Seen in one full run, not in another.
+TIMING_DEPENDENT = {
+    ("configure_load_balancer", "elasticloadbalancing:ConfigureHealthCheck"):
+        "a classic ELB read before (or with) a health check the provider set wrong",
 }
 
 
@@ -79,6 +86,7 @@ def test_each_policy_allows_what_its_function_does(performed):
 def test_each_policy_grants_nothing_its_function_does_not_use(performed):
     unused = {(p.function, p.action) for p in iam_policies.problems(performed, iam_policies.policies())
               if p.kind == "never used"}
+    unused -= set(TIMING_DEPENDENT)
     assert sorted(unused - set(UNREACHED)) == [], "granted but never used"
     assert sorted(set(UNREACHED) - unused) == [], "used now: drop them from UNREACHED"
 
