@@ -69,9 +69,9 @@ UNREACHED = {
 }
 
 
-# Grants a run may or may not use, depending on timing. The cloud provider creates a classic ELB and then sets
-# its health check (cloud-provider-aws EnsureLoadBalancer); "Configure the load balancer" reading it in between
-# patches it, on the stand-in as on AWS. Seen in one full run, not in another.
+# Grants a run may or may not use, depending on timing. "Configure the load balancer" patched the ingress ELB's
+# health check in one full run and not in another (the same on the single runs checked by hand); the interleaving
+# that makes it differ from port 80's NodePort was not found. On AWS the provider's re-sync may race it the same way.
 TIMING_DEPENDENT = {
     ("configure_load_balancer", "elasticloadbalancing:ConfigureHealthCheck"):
         "a classic ELB read before (or with) a health check the provider set wrong",
