@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import ssl
-import subprocess
 import time
 
 import pytest
@@ -20,11 +19,9 @@ import yaml
 from coursehub_local.charts import chart_path
 from coursehub_local.cluster import nginx_proxy
 from coursehub_local.cluster.stand_in_backends import WEBSOCKET_GUID, Response
-from coursehub_local.tools import tool_path
 from tests.conftest import eventually
-from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
-from tests.local.cluster.test_hub_https import ISSUER, publish, ready
-from tests.local.cluster.test_volumes import ebs_csi
+from tests.local.cluster.test_cluster_api import kubectl
+from tests.local.cluster.test_hub_https import ISSUER, Hub, publish, ready
 
 ZONE = "f5.courses.example.edu"  # in the seeded hosted zone
 BINDER, HUB = f"binder.{ZONE}", f"hub.binder.{ZONE}"
@@ -37,28 +34,11 @@ VALUES = {
 }
 
 
-class Cluster:
-    def __init__(self, stack, tmp):
-        self.stack, self.tmp = stack, tmp
-        self.name, described = active_cluster(stack)
-        self.config = kubeconfig(tmp, stack, described)
-        add_nodegroup(stack, self.name, desired=1)
-        ebs_csi(stack, self.name)  # the hub's database claim binds as on EKS: through the EBS CSI add-on
-
-    def helm(self, *args):
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("KUBE", "HELM_"))}
-        env.update(HOME=str(self.tmp), XDG_CACHE_HOME=str(self.tmp / "cache"),
-                   XDG_CONFIG_HOME=str(self.tmp / "config"), XDG_DATA_HOME=str(self.tmp / "data"))
-        result = subprocess.run([str(tool_path("helm")), "--kubeconfig", str(self.config), *args],
-                                capture_output=True, text=True, env=env, timeout=60)
-        assert result.returncode == 0, result.stderr
+class Cluster(Hub):
+    """The hub's cluster (as in test_hub_https), with what the F5 tests look for."""
 
     def items(self, kind):
         return json.loads(kubectl(self.config, "get", kind, "-n", "binderhub", "-o", "json").stdout)["items"]
-
-    def get(self, kind, name):
-        result = kubectl(self.config, "get", kind, name, "-n", "binderhub", "-o", "json", check=False)
-        return json.loads(result.stdout) if result.returncode == 0 else None
 
     def ingress_for(self, host):
         return next(i for i in self.items("ingress")
