@@ -54,9 +54,10 @@ def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, s
         print(f"\nPOST /hubs -> {answer.status}: provisioning {hub_id} ({request['domain']})")
         provisioned = _follow(api, answer.body)
         checked = _https(provisioned.hub, details["acme_staging_roots"]) if provisioned.ok else None
+        volume = _database_volume(stack.client("ec2"), provisioned.hub) if checked else None
         slack_seen = _slack(stack.slack.texts(), 0)
         retired = None
-        if checked:
+        if checked and volume:
             answer = api.retire(hub_id)
             print(f"\nDELETE /hubs/{hub_id} -> {answer.status}: retiring it")
             retired = _follow(api, answer.body)
@@ -64,7 +65,7 @@ def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, s
             print(f"\naudit of what is left in AWS: {audit.get('summary', 'none')}")
             print("\n".join(hub_text.audit(audit)))
             slack_seen = _slack(stack.slack.texts(), slack_seen)
-        ok = (bool(checked) and retired is not None and retired.ok
+        ok = (bool(checked) and bool(volume) and retired is not None and retired.ok
               and bool((retired.hub.get("audit") or {}).get("clean")))
         print()
         if not ok:
@@ -95,6 +96,22 @@ def _https(hub: dict, staging_roots: str) -> dict | None:
     return result
 
 
+def _database_volume(ec2, hub: dict) -> dict | None:
+    """The EBS volume behind the hub's database claim, found by the tags the audit searches (cluster and claim)."""
+    from chalicelib.hub_request import HubRequest
+    cluster = HubRequest.stored(hub["request"]).cluster_name
+    volumes = ec2.describe_volumes(Filters=[
+        {"Name": f"tag:kubernetes.io/cluster/{cluster}", "Values": ["owned"]},
+        {"Name": "tag:kubernetes.io/created-for/pvc/name", "Values": ["hub-db-dir"]}])["Volumes"]
+    if not volumes:
+        print(f"\nno EBS volume tagged for cluster {cluster} holds the hub's database claim hub-db-dir")
+        return None
+    volume = volumes[0]
+    print(f"\nhub database: claim hub-db-dir is on EBS volume {volume['VolumeId']} ({volume['VolumeType']}, "
+          f"{volume['Size']} GiB, {volume['AvailabilityZone']}, {volume['State']}), tagged for cluster {cluster}")
+    return volume
+
+
 def _slack(messages: list[str], seen: int) -> int:
     """Print the messages after the first ``seen``; returns how many there are now."""
     print("\nSlack transcript:" if seen == 0 else "\nSlack, continued:")
@@ -114,6 +131,8 @@ def _what_failed(provisioned: watch.Outcome, checked: dict | None, retired: watc
             return watch.failure(outcome.hub)
     if not checked:
         return "failed at the HTTPS check from the demo"
+    if retired is None:
+        return "failed: no EBS volume holds the hub's database"
     return f"failed at the audit: {(retired.hub.get('audit') or {}).get('summary', 'no audit on the hub')}"
 
 
