@@ -1,4 +1,4 @@
-"""Time of a helm install of the BinderHub stand-in into a local EKS cluster, against a ``helm template`` of it.
+"""Time of a helm install of the real BinderHub chart (pinned package) into a local EKS cluster, against a ``helm template`` of it.
 
 Both run the same helm binary on the same chart and values in one run; the
 ratio is what the local Kubernetes API adds to rendering.
@@ -58,8 +58,8 @@ def main() -> int:
             install.append(timed([helm, "install", f"hub{run}", chart, "-f", str(values), "--namespace",
                                   f"hub{run}", "--create-namespace", "--kubeconfig", str(config)]))
         t, i = statistics.median(template), statistics.median(install)
-        print(f"helm template binderhub stand-in: {t * 1000:7.1f} ms (median of {RUNS})")
-        print(f"helm install  binderhub stand-in: {i * 1000:7.1f} ms  ratio {i / t:5.2f} x template")
+        print(f"helm template binderhub chart:    {t * 1000:7.1f} ms (median of {RUNS})")
+        print(f"helm install  binderhub chart:    {i * 1000:7.1f} ms  ratio {i / t:5.2f} x template")
     return 0
 
 
