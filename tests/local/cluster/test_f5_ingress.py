@@ -14,9 +14,7 @@ import ssl
 import time
 
 import pytest
-import yaml
 
-from coursehub_local.charts import chart_path
 from coursehub_local.cluster import nginx_proxy
 from coursehub_local.cluster.stand_in_backends import WEBSOCKET_GUID, Response
 from tests.conftest import eventually
@@ -72,14 +70,8 @@ def connection(address, host, tls, timeout=10):
 def cluster(stack, tmp_path_factory):
     """The charts installed, the names published, then (a second later, so the hub's Ingresses are older) the Issuer."""
     cluster = Cluster(stack, tmp_path_factory.mktemp("f5"))
-    cluster.helm("install", "nginx-ingress", str(chart_path("nginx-ingress")), "-n", "ingress", "--create-namespace")
-    cluster.helm("install", "cert-manager", str(chart_path("cert-manager")), "-n", "cert-manager",
-                 "--create-namespace", "--set", "crds.enabled=true")
-    kubectl(cluster.config, "create", "namespace", "binderhub")
-    values = cluster.tmp / "binderhub.yaml"
-    values.write_text(yaml.safe_dump(VALUES))
-    cluster.helm("install", "binderhub", str(chart_path("binderhub")), "-n", "binderhub", "-f", str(values))
-    stack.clock.advance(max(stack.clusters.timings.load_balancer_ready, stack.clusters.timings.workload_ready))
+    cluster.install_ingress_and_cert_manager()
+    cluster.install_binderhub(VALUES)
     eventually(lambda: cluster.front(443), timeout=15)
     lb = cluster.ingress_for(BINDER)["status"]["loadBalancer"]["ingress"][0]["hostname"]
     publish(stack, BINDER, HUB, target=lb)

@@ -70,6 +70,21 @@ class Hub:
                                 capture_output=True, text=True, env=env, timeout=60)
         assert result.returncode == 0, result.stderr
 
+    def install_ingress_and_cert_manager(self):
+        """The two charts every hub runs first, and the hub's namespace."""
+        self.helm("install", "nginx-ingress", str(chart_path("nginx-ingress")), "-n", "ingress", "--create-namespace")
+        self.helm("install", "cert-manager", str(chart_path("cert-manager")), "-n", "cert-manager",
+                  "--create-namespace", "--set", "crds.enabled=true")
+        kubectl(self.config, "create", "namespace", "binderhub")
+
+    def install_binderhub(self, values):
+        """BinderHub with ``values``; the clock moved on until its load balancer and workloads are up."""
+        path = self.tmp / "binderhub.yaml"
+        path.write_text(yaml.safe_dump(values))
+        self.helm("install", "binderhub", str(chart_path("binderhub")), "-n", "binderhub", "-f", str(path))
+        timings = self.stack.clusters.timings
+        self.stack.clock.advance(max(timings.load_balancer_ready, timings.workload_ready))
+
     def get(self, kind, name, namespace="binderhub"):
         result = kubectl(self.config, "get", kind, name, "-n", namespace, "-o", "json", check=False)
         return json.loads(result.stdout) if result.returncode == 0 else None
@@ -95,15 +110,9 @@ def publish(stack, *hosts, target):
 def hub(stack, tmp_path_factory):
     """nginx-ingress, cert-manager, an ACME staging Issuer and BinderHub installed; no DNS records yet."""
     hub = Hub(stack, tmp_path_factory.mktemp("hub-https"))
-    hub.helm("install", "nginx-ingress", str(chart_path("nginx-ingress")), "-n", "ingress", "--create-namespace")
-    hub.helm("install", "cert-manager", str(chart_path("cert-manager")), "-n", "cert-manager",
-             "--create-namespace", "--set", "crds.enabled=true")
-    kubectl(hub.config, "create", "namespace", "binderhub")
+    hub.install_ingress_and_cert_manager()
     kubectl(hub.config, "apply", "-f", "-", stdin=json.dumps(ISSUER))
-    values = hub.tmp / "binderhub.yaml"
-    values.write_text(yaml.safe_dump(BINDERHUB_VALUES))
-    hub.helm("install", "binderhub", str(chart_path("binderhub")), "-n", "binderhub", "-f", str(values))
-    stack.clock.advance(max(stack.clusters.timings.load_balancer_ready, stack.clusters.timings.workload_ready))
+    hub.install_binderhub(BINDERHUB_VALUES)
     eventually(hub.ingress_hostname, timeout=15)
     return hub
 
