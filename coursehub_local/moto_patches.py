@@ -64,6 +64,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _eks_access_config()
     _serve_access_entries(access, addons)
     _strict_route53_deletes()
+    _delete_every_listener_named()
     _name_unnamed_executions()
     _case_service_integration_parameters()
     _judge_load_balancer_health()
@@ -178,6 +179,26 @@ def _strict_route53_deletes() -> None:
         return original(self, rrset)
 
     _replace(FakeZone, "delete_rrset", delete_rrset)
+
+
+def _delete_every_listener_named() -> None:
+    """DeleteLoadBalancerListeners removes every port it is given.
+
+    moto 5.2.5 rebuilds the listener list once per port, so with two ports it keeps both listeners,
+    and the CreateLoadBalancerListeners that follows fails with DuplicateListener. AWS's API reference
+    (elasticloadbalancing DeleteLoadBalancerListeners): "Deletes the specified listeners from the
+    specified load balancer", LoadBalancerPorts "The client port numbers of the listeners".
+    """
+    from moto.elb.models import ELBBackend
+
+    def delete_load_balancer_listeners(self, name, ports):
+        balancer = self.get_load_balancer(name)
+        if balancer:
+            gone = {int(port) for port in ports}
+            balancer.listeners = [l for l in balancer.listeners if int(l.load_balancer_port) not in gone]
+        return balancer
+
+    _replace(ELBBackend, "delete_load_balancer_listeners", delete_load_balancer_listeners)
 
 
 def _name_unnamed_executions() -> None:

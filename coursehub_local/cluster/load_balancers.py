@@ -3,7 +3,7 @@
 What kubernetes/cloud-provider-aws does (``pkg/providers/v1/aws.go`` EnsureLoadBalancer,
 ``aws_loadbalancer.go``), reproduced here because the BinderHub workflow trips on it:
 
-- NodePorts are filled in where a port has none (``node_ports``).
+- NodePorts are kube-apiserver's (``kube/node_ports``): a Service has them from the write that stores it.
 - A classic ELB named ``"a" + uid without dashes`` with one TCP listener ``port -> nodePort`` per
   Service port in order, the cluster's subnets, a security group ``k8s-elb-<name>`` and the tags
   ``kubernetes.io/cluster/<cluster>: owned`` and ``kubernetes.io/service-name: <ns>/<name>``; the
@@ -37,7 +37,6 @@ from coursehub_local.cluster.cluster_aws import ClusterAws
 from coursehub_local.cluster.context import ClusterContext
 from coursehub_local.cluster.load_balancer_rules import cleanup_finalizer, is_nlb, load_balancer_name
 from coursehub_local.cluster.network_lbs import NetworkLbs
-from coursehub_local.cluster.node_ports import ensure_node_ports
 from coursehub_local.cluster.services import is_load_balancer, load_balancer_hostname, service_key, set_finalizer
 from coursehub_local.kube.errors import ApiError
 
@@ -125,9 +124,6 @@ class LoadBalancerController:
 
     def _reconcile(self, service: dict, old: dict | None = None) -> None:
         with self._lock:
-            if service["spec"].get("type") in ("NodePort", "LoadBalancer") \
-                    and not ensure_node_ports(self.ctx.store, service, old):
-                return  # the Service was rewritten with NodePorts; its MODIFIED event continues
             if is_load_balancer(service):
                 if not self._set_finalizer(service, True):
                     return  # the Service was rewritten with the finalizer; its MODIFIED event continues

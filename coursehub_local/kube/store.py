@@ -16,7 +16,7 @@ import threading
 import uuid
 from typing import Callable
 
-from . import lifecycle
+from . import lifecycle, node_ports
 from .catalogue import Catalogue, ResourceType
 from .defaults import apply_defaults
 from .errors import ApiError, already_exists, bad_request, conflict, not_found
@@ -121,6 +121,7 @@ class ObjectStore:
             if rtype.custom or "status" in rtype.subresources:
                 meta["generation"] = 1
             apply_defaults(rtype, obj)
+            self._allocate(rtype, obj, None)
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
                 return self._present(rtype, obj)
@@ -156,6 +157,7 @@ class ObjectStore:
             new["apiVersion"], new["kind"] = rtype.api_version, rtype.kind
             validate(rtype, new)
             apply_defaults(rtype, new)
+            self._allocate(rtype, new, current)
             if "generation" in current["metadata"] and _spec_of(new) != _spec_of(current):
                 new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
             if _comparable(new) == _comparable(current):
@@ -169,6 +171,11 @@ class ObjectStore:
             self._commit(rtype, key, new, current)
             lifecycle.after_write(self, rtype, new)
             return self._present(rtype, new)
+
+    def _allocate(self, rtype: ResourceType, obj: dict, current: dict | None) -> None:
+        """The values kube-apiserver allocates in the write itself (a Service's NodePorts)."""
+        if rtype.kind == "Service" and not rtype.group:
+            node_ports.allocate(obj, current, self._bucket(rtype).values())
 
     def delete(self, rtype: ResourceType, namespace: str | None, name: str, dry_run: bool = False,
                propagation: str | None = None, preconditions: dict | None = None) -> tuple[dict, bool]:

@@ -22,6 +22,7 @@ TARGETS = [
     ("moto.eks.responses", "EKSResponse", "create_cluster"),
     ("moto.route53.models", "FakeZone", "delete_rrset"),
     ("moto.elb.models", "ELBBackend", "describe_instance_health"),
+    ("moto.elb.models", "ELBBackend", "delete_load_balancer_listeners"),
     ("moto.elbv2.models", "FakeTargetGroup", "health_for"),
     ("moto.stepfunctions.parser.backend.execution", "Execution", "start"),
     ("moto.stepfunctions.parser.backend.execution", "Execution", "stop"),

@@ -148,6 +148,40 @@ def test_a_bare_configure_health_check_is_reverted_by_the_next_resync(stack, clu
     eventually(lambda: classic(stack, lb_name)["HealthCheck"]["Target"] == f"TCP:{ports[443]}")
 
 
+def test_a_resubmitted_service_keeps_its_node_ports_and_a_taken_one_is_refused(stack, cluster, namespace):
+    """kube-apiserver patchAllocatedValues and the port allocator (pkg/registry/core/service/storage)."""
+    _, config = cluster
+    _, service = hub(namespace)
+    apply(config, service)
+    ports = node_ports(service_of(config, namespace))
+    kubectl(config, "replace", "-f", "-", stdin=json.dumps(service))  # a PUT of the same YAML, no nodePorts
+    assert node_ports(service_of(config, namespace)) == ports
+
+    other = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": namespace},
+             "spec": {"type": "NodePort", "selector": {"app": "x"}, "ports": [{"port": 80, "nodePort": ports[80]}]}}
+    refused = kubectl(config, "apply", "-f", "-", stdin=json.dumps(other), check=False)
+    assert refused.returncode != 0
+    assert f"spec.ports[0].nodePort: Invalid value: {ports[80]}: provided port is already allocated" in refused.stderr
+    other["spec"]["ports"][0]["nodePort"] = 29999
+    refused = kubectl(config, "apply", "-f", "-", stdin=json.dumps(other), check=False)
+    assert "provided port is not in the valid range. The range of valid ports is 30000-32767" in refused.stderr
+
+
+def test_the_listeners_follow_when_every_node_port_changes(stack, cluster, namespace):
+    _, config = cluster
+    deployment, service = hub(namespace)
+    apply(config, deployment, service)
+    svc = with_node_ports(config, namespace)
+    lb_name = elb_name(svc)
+    ensured(stack, lb_name)
+    taken = set(node_ports(svc).values())
+    moved = dict(zip((443, 80), sorted({30001, 30002, 30003, 30004} - taken)[:2]))
+    kubectl(config, "patch", "service", "proxy-public", "-n", namespace, "--type=json", "-p", json.dumps(
+        [{"op": "replace", "path": f"/spec/ports/{i}/nodePort", "value": moved[p]} for i, p in enumerate((443, 80))]))
+    eventually(lambda: {(d["Listener"]["LoadBalancerPort"], d["Listener"]["InstancePort"])
+                        for d in classic(stack, lb_name)["ListenerDescriptions"]} == set(moved.items()))
+
+
 def test_hostname_tags_and_deletion_with_the_service_or_its_namespace(stack, cluster, namespace):
     name, config = cluster
     _, service = hub(namespace)
