@@ -33,7 +33,7 @@ LIVE = ("PROVISIONING", "READY", "FAILED", "RETIRING")
 PAGE_SIZE, MAX_PAGE_SIZE = 20, 100
 IDEMPOTENCY_KEY = r"^[\x21-\x7e]{1,128}$"  # printable ASCII, as the Idempotency-Key draft's examples
 IDEMPOTENCY_HOURS = 24
-# The steps every run of a workflow records on the hub, in order ("Wait for DNS to resolve" runs only when no
+# The steps every run of a workflow records on the hub, in order ("Check DNS resolves" runs only when no
 # hosted zone serves the domain, so it is not counted).
 STEPS = {
     "provision": ("Create the cluster", "Check the cluster is active", "Create the node group",

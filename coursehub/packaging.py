@@ -2,7 +2,8 @@
 
 The merge template is built from ``statemachine/template.json`` (its
 ``${Placeholder}`` strings filled here) and every ``statemachine/*.asl.json``;
-each state machine gets its definition as is and its placeholders through
+each state machine gets its definition from ``statemachines.definition`` (the
+one the local stack deploys) and its placeholders through
 ``DefinitionSubstitutions``, built by ``statemachines.substitutions`` exactly as
 the local stack builds its values. Every function gets its fixed name, its log
 group and the stack's settings; those that run helm/kubectl get the layer, whose
@@ -82,15 +83,14 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
     for logical_id, rule in event_rules.rules(base).items():  # the stack's seed names them the same way
         rule["Name"] = event_rules.deployed_name(logical_id, "coursehub", stage)
     for source in sources:
-        text = source.text
         resources[source.logical_id] = {
             "Type": "AWS::StepFunctions::StateMachine",
             "Properties": {
                 "StateMachineName": source.deployed_name("coursehub", stage),
                 "RoleArn": {"Fn::GetAtt": ["StateMachineRole", "Arn"]},
-                "Definition": json.loads(text),
+                "Definition": statemachines.definition(source),
                 "DefinitionSubstitutions": statemachines.substitutions(
-                    text, function_refs, {"HubTableName": {"Ref": "HubTable"}, **machine_arns}),
+                    source.text, function_refs, {"HubTableName": {"Ref": "HubTable"}, **machine_arns}),
             },
         }
     kube_roles = [{"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in KUBE_FUNCTIONS if f in functions]

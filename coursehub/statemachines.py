@@ -1,12 +1,16 @@
-"""State machine sources and their ``${Placeholder}`` substitution.
+"""State machine sources, the definitions built from them, and their ``${Placeholder}`` substitution.
 
-The ASL files keep ARNs as placeholders. CloudFormation fills them through the
-state machine's ``DefinitionSubstitutions``; the local stack fills them with
-``render``. Both build the placeholder map with ``substitutions``, so a
-placeholder resolves to the same function on both.
+The ASL files keep what reads as the runbook; ``definition`` adds the Retry and
+Catch every Task shares (``task_errors``) and is the one definition both
+CloudFormation and the local stack deploy. The ARNs in it are placeholders.
+CloudFormation fills them through the state machine's
+``DefinitionSubstitutions``; the local stack fills them with ``render``. Both
+build the placeholder map with ``substitutions``, so a placeholder resolves to
+the same function on both.
 """
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -14,6 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from chalice.utils import to_cfn_resource_name
+
+from coursehub import task_errors
 
 ROOT = Path(__file__).resolve().parent.parent
 STATEMACHINE_DIR = ROOT / "statemachine"
@@ -48,6 +54,18 @@ def sources(directory: Path = STATEMACHINE_DIR) -> list[StateMachineSource]:
     """Every state machine definition in ``directory``."""
     return [StateMachineSource(p.name.removesuffix(".asl.json"), p)
             for p in sorted(directory.glob("*.asl.json"))]
+
+
+def definition(source: StateMachineSource) -> dict:
+    """The complete definition of ``source``: its ASL with the shared Retry and Catch added to its Tasks."""
+    asl = json.loads(source.text)
+    _add_shared_handling(asl["States"], catch=task_errors.FAILURE_STATE in asl["States"])
+    return asl
+
+
+def rendered(source: StateMachineSource, values: Mapping[str, str]) -> str:
+    """The definition of ``source`` with its placeholders filled, as the local stack deploys it."""
+    return render(json.dumps(definition(source)), values)
 
 
 def placeholders(text: str) -> list[str]:
@@ -86,6 +104,42 @@ def render(text: str, values: Mapping[str, str]) -> str:
     rendered = PLACEHOLDER.sub(fill, text)
     json.loads(rendered)  # still valid JSON
     return rendered
+
+
+def lambda_placeholder(state: dict) -> str | None:
+    """The placeholder naming the function a Task state calls (``NotifySlackArn``), else None."""
+    if state.get("Type") != "Task":
+        return None
+    resource = state["Resource"]
+    if resource.startswith("arn:aws:states:::lambda:invoke"):
+        resource = state.get("Parameters", {}).get("FunctionName", "")
+    match = PLACEHOLDER.fullmatch(resource)
+    return match.group(1) if match else None
+
+
+_TRANSITIONS = ("Next", "End")  # Retry and Catch go before these, where a reader of the rendering looks for them
+
+
+def _add_shared_handling(states: dict, *, catch: bool) -> None:
+    functions = {function_placeholder(name): name for name in task_errors.TRANSIENT_ERRORS}
+    for name, state in states.items():
+        added = {}
+        placeholder = lambda_placeholder(state)
+        if placeholder:
+            function = functions.get(placeholder)  # None for a function not in the table: Lambda's errors only
+            own = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
+            errors = [e for e in task_errors.transient_errors(function) if e not in own]
+            added["Retry"] = [*state.get("Retry", []), {"ErrorEquals": errors, **task_errors.TRANSIENT_RETRY}]
+        if catch and state["Type"] in ("Task", "Parallel", "Map") and "Catch" not in state:
+            added["Catch"] = [copy.deepcopy(task_errors.CATCH_ALL)]
+        for branch in state.get("Branches", []):
+            _add_shared_handling(branch["States"], catch=False)  # the Parallel state catches for its branches
+        processor = state.get("ItemProcessor") or state.get("Iterator")
+        if processor:
+            _add_shared_handling(processor["States"], catch=False)
+        if added:
+            rest = {key: value for key, value in state.items() if key not in _TRANSITIONS and key not in added}
+            states[name] = {**rest, **added, **{key: state[key] for key in _TRANSITIONS if key in state}}
 
 
 def task_resources(definition: dict) -> Iterable[tuple[str, str]]:

@@ -41,7 +41,7 @@ def ended(hub: dict) -> bool:
     progress, steps = hub.get("progress") or {}, hub.get("steps") or []
     if progress.get("done", 0) >= progress.get("total", 0):
         return True
-    # The total counts a step only some runs take ("Wait for DNS to resolve", when the DNS records are created by
+    # The total counts a step only some runs take ("Check DNS resolves", when the DNS records are created by
     # hand), so a run is also over once the workflow's last step has succeeded and nothing runs.
     from chalicelib.hub_api import STEPS  # the workflows' steps, as the API counts them
 

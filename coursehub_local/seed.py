@@ -149,11 +149,10 @@ def _deploy_state_machines(sfn: Any, sources: list[statemachines.StateMachineSou
               **{statemachines.state_machine_placeholder(s.name): _arn(
                   region, "states", f"stateMachine:{s.deployed_name(app_name, stage)}", out) for s in sources}}
     for source in sources:
-        text = source.text
-        values = statemachines.substitutions(text, arns, others)
+        values = statemachines.substitutions(source.text, arns, others)
         created = sfn.create_state_machine(
             name=source.deployed_name(app_name, stage), roleArn=out.roles["states"],
-            definition=statemachines.render(text, values))
+            definition=statemachines.rendered(source, values))
         out.state_machines[source.name] = created["stateMachineArn"]
 
 

@@ -44,8 +44,8 @@ class Records:
 
 def record(**changes):
     return {"hub_id": "hub-cs101", "status": "PROVISIONING", "execution_arn": EXECUTION, "workflow": "provision",
-            "current_step": "Wait for DNS to resolve", "request": {"slack_webhook_secret_arn": HUB_SECRET},
-            "steps": {"Wait for DNS to resolve": {"outcome": "RUNNING"}}, **changes}
+            "current_step": "Check DNS resolves", "request": {"slack_webhook_secret_arn": HUB_SECRET},
+            "steps": {"Check DNS resolves": {"outcome": "RUNNING"}}, **changes}
 
 
 def test_a_stopped_run_marks_its_hub_failed_at_the_current_step_and_says_so_on_the_hubs_channel(monkeypatch):
@@ -53,16 +53,16 @@ def test_a_stopped_run_marks_its_hub_failed_at_the_current_step_and_says_so_on_t
     result = execution_reports.report(None, SETTINGS, event())
     message = result.pop("message")
     assert result == {"hub_id": "hub-cs101", "workflow": "provision", "execution": "run-2", "status": "ABORTED",
-                      "reported": True, "step": "Wait for DNS to resolve", "recorded": True}
+                      "reported": True, "step": "Check DNS resolves", "recorded": True}
     cause = "someone stopped the execution (StopExecution)"
-    assert records.finished == [("hub-cs101", "Wait for DNS to resolve", "FAILED", cause)]
+    assert records.finished == [("hub-cs101", "Check DNS resolves", "FAILED", cause)]
     assert records.statuses == [("hub-cs101", "FAILED", {"error": {
-        "step": "Wait for DNS to resolve", "error": "ABORTED", "cause": cause}})]
+        "step": "Check DNS resolves", "error": "ABORTED", "cause": cause}})]
     assert message["slack_secret_arn"] == HUB_SECRET
-    assert message["text"].startswith('Provisioning hub-cs101 was stopped at step "Wait for DNS to resolve" (ABORTED)')
+    assert message["text"].startswith('Provisioning hub-cs101 was stopped at step "Check DNS resolves" (ABORTED)')
     assert "The hub is recorded FAILED. Start the provisioning again" in message["text"]
     fields = [f["text"] for f in message["blocks"][1]["fields"]]
-    assert fields == ["*Hub*\n`hub-cs101`", "*Workflow*\nprovision", "*Step*\nWait for DNS to resolve",
+    assert fields == ["*Hub*\n`hub-cs101`", "*Workflow*\nprovision", "*Step*\nCheck DNS resolves",
                       "*Outcome*\n:octagonal_sign: aborted"]
     assert f"#/v2/executions/details/{EXECUTION}|run-2>" in message["blocks"][-1]["elements"][0]["text"]
 
@@ -91,13 +91,13 @@ def test_a_runtime_error_is_recorded_with_its_error_and_cause(monkeypatch):
     records = Records(monkeypatch, record())
     cause = json.dumps({"errorType": "KeyError", "errorMessage": "'dns'"})
     result = execution_reports.report(None, SETTINGS, event("FAILED", error="States.Runtime", cause=cause))
-    assert records.statuses[0][2]["error"] == {"step": "Wait for DNS to resolve", "error": "States.Runtime",
+    assert records.statuses[0][2]["error"] == {"step": "Check DNS resolves", "error": "States.Runtime",
                                                "cause": "'dns'"}
     assert '(States.Runtime), without reaching its own failure report: \'dns\'' in result["message"]["text"]
 
 
 def test_a_timed_out_run_whose_step_had_finished_keeps_the_step_and_names_the_workflow_if_none(monkeypatch):
-    records = Records(monkeypatch, record(steps={"Wait for DNS to resolve": {"outcome": "SUCCEEDED"}}))
+    records = Records(monkeypatch, record(steps={"Check DNS resolves": {"outcome": "SUCCEEDED"}}))
     execution_reports.report(None, SETTINGS, event("TIMED_OUT"))
     assert records.finished == []  # the step itself succeeded: the run timed out after it
     assert records.statuses[0][2]["error"]["error"] == "TIMED_OUT"

@@ -132,7 +132,7 @@ def test_without_subnets_the_stack_makes_a_public_vpc_in_two_zones(template, res
 @pytest.mark.parametrize("source", statemachines.sources(), ids=lambda s: s.name)
 def test_each_state_machine_runs_its_asl_file_with_the_functions_the_local_stack_runs(resources, source):
     properties = resources[source.logical_id]["Properties"]
-    assert properties["Definition"] == json.loads(source.text)
+    assert properties["Definition"] == statemachines.definition(source)
     assert properties["StateMachineName"] == f"coursehub-dev-{source.name}"
 
     def resolve(value):  # as CloudFormation would, through the names the template fixes

@@ -25,14 +25,14 @@ def test_every_placeholder_names_a_function_and_every_task_uses_one(source):
     machines = {statemachines.state_machine_placeholder(s.name): f"arn:aws:states:us-east-1:123456789012:"
                 f"stateMachine:x-{s.name}" for s in SOURCES}
     values = statemachines.substitutions(source.text, arns, {"HubTableName": "hubs", **machines})
-    definition = json.loads(statemachines.render(source.text, values))
+    definition = json.loads(statemachines.rendered(source, values))
     for state, resource in statemachines.task_resources(definition):
         assert resource in [*arns.values(), *machines.values()], f"{source.name}: Task {state!r} calls {resource}"
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
 def test_every_transition_points_to_a_state(source):
-    assert statemachines.dangling_transitions(json.loads(source.text)) == []
+    assert statemachines.dangling_transitions(statemachines.definition(source)) == []
 
 
 def test_a_missing_placeholder_value_is_named():
@@ -46,12 +46,12 @@ def test_dangling_transitions_are_found():
 
 
 @pytest.mark.parametrize("source", SOURCES, ids=lambda s: s.name)
-def test_cloudformation_and_the_local_stack_substitute_the_same_way(source):
-    """DefinitionSubstitutions of the merge template resolve to the functions the stack would use."""
+def test_cloudformation_deploys_the_definition_the_local_stack_runs(source):
+    """The merge template's Definition, with its DefinitionSubstitutions resolved, is what the stack deploys."""
     functions = sorted(known_functions())
     template = packaging.merge_template("dev", functions, [source], {"HUB_TABLE_NAME": "hubs", "IDEMPOTENCY_TABLE_NAME": "keys"})
     resource = template["Resources"][source.logical_id]["Properties"]
-    assert resource["Definition"] == json.loads(source.text)
+    assert resource["Definition"] == statemachines.definition(source)
     # Resolve CloudFormation's GetAtt with the same ARN scheme the stack uses, then compare.
     arn = "arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-{}"
     by_logical = {packaging.to_cfn_resource_name(f): arn.format(f) for f in functions}
@@ -73,6 +73,9 @@ def test_cloudformation_and_the_local_stack_substitute_the_same_way(source):
     local_values = statemachines.substitutions(source.text, {f: arn.format(f) for f in functions},
                                                {"HubTableName": "hubs", **machines})
     assert cfn_values == local_values
+    deployed = json.loads(statemachines.render(json.dumps(resource["Definition"]), cfn_values))
+    assert deployed == json.loads(statemachines.rendered(source, local_values))
+    assert not statemachines.placeholders(json.dumps(deployed))
 
 
 @pytest.mark.parametrize("source", statemachines.sources(), ids=lambda s: s.name)

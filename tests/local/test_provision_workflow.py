@@ -102,12 +102,12 @@ def test_without_a_hosted_zone_the_records_go_to_slack_and_the_dns_wait_fails_by
 
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
     assert record["status"] == "FAILED"
-    assert record["error"]["step"] == "Wait for DNS to resolve"
+    assert record["error"]["step"] == "Check DNS resolves"
     assert record["error"]["error"] == "DnsNotResolving"
     texts = stack.slack.texts()[before:]
     posted = [t for t in texts if t.startswith(f"No Route53 hosted zone serves {course}.elsewhere.org")]
     assert posted and f"binder.{course}.elsewhere.org 60 IN CNAME " in posted[0]
-    assert texts[-1].startswith(f'Provisioning {hub_id} failed at step "Wait for DNS to resolve"')
+    assert texts[-1].startswith(f'Provisioning {hub_id} failed at step "Check DNS resolves"')
 
 
 def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
@@ -199,7 +199,7 @@ def test_a_run_stopped_by_hand_is_recorded_failed_at_its_step_and_reported_once(
     table = stack.seeded.environment["HUB_TABLE_NAME"]
     arn = sfn.start_execution(stateMachineArn=stack.seeded.state_machines["provision"], input=json.dumps(
         {"hub_id": hub_id, "request": hub_request(stack, course, domain=f"{course}.elsewhere.org")}))["executionArn"]
-    step = "Wait for DNS to resolve"  # no hosted zone serves the domain: the run polls here for a long while
+    step = "Check DNS resolves"  # no hosted zone serves the domain: the run polls here for a long while
     eventually(lambda: _get_or_none(dynamodb, table, hub_id).get("current_step") == step, timeout=60)
     before = len(stack.slack.messages())
     sfn.stop_execution(executionArn=arn)
