@@ -101,9 +101,9 @@ def render(text: str, values: Mapping[str, str]) -> str:
             return str(values[match.group(1)])
         except KeyError:
             raise PlaceholderError(f"no value for placeholder {match.group(1)}") from None
-    rendered = PLACEHOLDER.sub(fill, text)
-    json.loads(rendered)  # still valid JSON
-    return rendered
+    filled = PLACEHOLDER.sub(fill, text)
+    json.loads(filled)  # still valid JSON
+    return filled
 
 
 def lambda_placeholder(state: dict) -> str | None:
