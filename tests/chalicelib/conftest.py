@@ -5,13 +5,16 @@ in-memory and DynamoDB stores), so the twin cannot drift from DynamoDB unnoticed
 """
 from __future__ import annotations
 
+import io
 import itertools
+import json
+import logging
 
 import boto3
 import pytest
 from moto import mock_aws
 
-from chalicelib import hub_records
+from chalicelib import hub_records, steps
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
 from tests.chalicelib.hub_table_twin import InMemoryHubTable
@@ -90,3 +93,21 @@ def clock(monkeypatch):
         return f"2026-11-27T{12 + tick // 3600:02d}:{tick // 60 % 60:02d}:{tick % 60:02d}+00:00"
 
     monkeypatch.setattr(hub_records, "now", now)
+
+
+@pytest.fixture
+def logged():
+    """``logged()`` is the Powertools log lines written since the last call, as dicts."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(steps.logger.registered_formatter)  # the JSON lines CloudWatch gets
+    steps.logger.addHandler(handler)
+
+    def lines() -> list[dict]:
+        text = stream.getvalue()
+        stream.seek(0)
+        stream.truncate()
+        return [json.loads(line) for line in text.splitlines()]
+
+    yield lines
+    steps.logger.removeHandler(handler)

@@ -210,8 +210,8 @@ class TestInstallRelease:
         provisioning.install_release(clients, dynamodb, settings, event)
         assert succeeded(record(), "Install the ingress controller", "nginx-ingress revision 2")
 
-    def test_binderhub_gets_its_secrets_in_values_never_on_the_command_line(self, aws, dynamodb, settings, hub, record,
-                                                                           runner, request_data):
+    def test_binderhub_gets_its_secrets_in_values_never_on_the_command_line_or_in_the_log(
+            self, aws, dynamodb, settings, hub, record, runner, request_data, logged):
         secrets = aws("secretsmanager")
         dockerhub = secrets.create_secret(Name="dockerhub", SecretString=json.dumps(
             {"username": "cs101bot", "password": "hunter2-registry"}))["ARN"]
@@ -223,6 +223,9 @@ class TestInstallRelease:
         assert "hunter2-registry" in values and "ghp_s3cr3t-token" in values
         commands = json.dumps(runner.commands)
         assert "hunter2-registry" not in commands and "ghp_s3cr3t-token" not in commands
+        lines = json.dumps(logged())
+        assert '"step": "Install BinderHub"' in lines
+        assert "hunter2-registry" not in lines and "ghp_s3cr3t-token" not in lines
         assert [m["kind"] for m in runner.applied] == ["Issuer"]  # the ACME issuer of the hub's namespace
 
     def test_an_unknown_release_is_refused(self, dynamodb, settings, hub, runner):
