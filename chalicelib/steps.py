@@ -2,6 +2,9 @@
 
 A Task's input carries ``hub_id``, ``request`` (as the first step accepted it)
 and ``step`` (the state's name, ``$$.State.Name``), plus earlier results.
+Every Task function is written one way, as a ``@step``: it returns
+``done(result, detail)``, and the decorator records the step on the hub record
+and logs what it did with ``hub_id`` and ``step`` as keys.
 """
 from __future__ import annotations
 
