@@ -1,9 +1,9 @@
-"""The provisioning steps as the state machine calls them: one function per Task, each recording its progress.
+"""The provisioning steps as the state machine calls them: one ``@steps.step`` function per Task.
 
 Every function takes its clients, the settings and the Task's input
 (``hub_id``, ``request``, ``step`` = the state's name, and earlier results),
-and returns a small dict. Checks raise named not-ready errors; the state
-machine's Retry does the waiting.
+and returns a small dict (``steps.step`` records and logs what it did). Checks
+raise named not-ready errors; the state machine's Retry does the waiting.
 """
 from __future__ import annotations
 
@@ -17,7 +17,8 @@ from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
 
 
-def start(dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step(recorded=False)
+def start(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Validate the request against the stage and record the hub as PROVISIONING (again, for a rerun).
 
     Returns the workflow's state from here on: the accepted request, with the
@@ -29,33 +30,38 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> dict:
     run = steps.run_of(event, "provision")
     try:
         hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, **run)
+        recorded = "recorded as PROVISIONING"
     except hub_records.HubAlreadyExists:
         hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "PROVISIONING", error=None,
                                request=accepted, steps={}, current_step=None, **run)
-    return {"hub_id": hub_id, "request": accepted, "hub": steps.names(request)}
+        recorded = "recorded as PROVISIONING again, its steps cleared"
+    return steps.done({"hub_id": hub_id, "request": accepted, "hub": steps.names(request)},
+                      f"{recorded}: cluster {request.cluster_name}, hosts {request.binder} and {request.hub}")
 
 
-def create_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def create_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """Start creating the hub's EKS cluster, or reuse the one this hub already has."""
+    request = steps.request_of(event)
     settings.require("cluster_role_arn", "subnet_ids")
     result = eks_cluster.create_cluster(
         eks, name=request.cluster_name, hub_id=event["hub_id"], version=request.kubernetes_version,
         role_arn=settings.cluster_role_arn, subnet_ids=list(settings.subnet_ids),
         tags={"coursehub:course": request.course_id, "coursehub:stage": settings.stage})
-    steps.finished(dynamodb, settings, event, step, "reused" if result["reused"] else "created")
-    return result
+    return steps.done(result, "reused" if result["reused"] else "created")
 
 
-def check_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
-    result = eks_cluster.check_cluster(eks, request.cluster_name)
-    steps.finished(dynamodb, settings, event, step)
-    return result
+@steps.step
+def check_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """ClusterNotReady until the cluster is ACTIVE."""
+    request = steps.request_of(event)
+    return steps.done(eks_cluster.check_cluster(eks, request.cluster_name))
 
 
-def create_nodegroup(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def create_nodegroup(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Give the Kubernetes roles access, then create the node group in one zone (where the hub's volume will be)."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     settings.require("node_role_arn", "kube_role_arns", "subnet_ids")
     for role in settings.kube_role_arns:
         eks_cluster.grant_admin(eks, name=request.cluster_name, principal_arn=role)
@@ -63,38 +69,38 @@ def create_nodegroup(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, even
         eks, cluster=request.cluster_name, hub_id=event["hub_id"], node_role_arn=settings.node_role_arn,
         subnet_ids=storage_addons.one_zone(ec2, list(settings.subnet_ids)), instance_type=request.nodes.instance_type,
         scaling=request.nodes.model_dump(exclude={"instance_type"}), tags={"coursehub:course": request.course_id})
-    steps.finished(dynamodb, settings, event, step)
-    return result
+    return steps.done(result)
 
 
-def check_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
-    result = eks_cluster.check_nodegroup(eks, request.cluster_name)
-    steps.finished(dynamodb, settings, event, step)
-    return result
+@steps.step
+def check_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """NodegroupNotReady until the node group is ACTIVE."""
+    request = steps.request_of(event)
+    return steps.done(eks_cluster.check_nodegroup(eks, request.cluster_name))
 
 
-def create_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def create_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Create the EBS CSI driver and Pod Identity add-ons and the driver's association (or reuse them)."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     settings.require("ebs_csi_role_arn")
     result = storage_addons.create(
         eks, cluster=request.cluster_name, hub_id=event["hub_id"], role_arn=settings.ebs_csi_role_arn,
         tags={"coursehub:course": request.course_id, "coursehub:stage": settings.stage})
-    steps.finished(dynamodb, settings, event, step, ", ".join(f"{k} {v}" for k, v in result["addons"].items()))
-    return result
+    return steps.done(result, ", ".join(f"{k} {v}" for k, v in result["addons"].items()))
 
 
-def check_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
-    result = storage_addons.check(eks, request.cluster_name)
-    steps.finished(dynamodb, settings, event, step)
-    return result
+@steps.step
+def check_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """StorageAddonsNotReady until both add-ons are ACTIVE."""
+    request = steps.request_of(event)
+    return steps.done(storage_addons.check(eks, request.cluster_name))
 
 
-def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Install one release (``event['release']``); BinderHub's secrets are read here and nowhere else."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     key = event.get("release")
     if key not in hub_charts.RELEASES:
         raise InvalidEvent(f"unknown release {key!r}")
@@ -102,78 +108,86 @@ def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict
     with steps.kube(clients, settings, request) as runner:
         result = hub_charts.install(runner, key, request, chart_repository=settings.chart_repository,
                                     secrets=secrets, timeout_s=settings.kube_timeout_seconds)
-    steps.finished(dynamodb, settings, event, step, f"{result['release']} revision {result['revision']}")
-    return result
+    return steps.done(result, f"{result['release']} revision {result['revision']}")
 
 
-def configure_load_balancer(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def configure_load_balancer(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Wait for the ingress load balancer and make its health check probe port 80's NodePort."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     with steps.kube(clients, settings, request) as runner:
         service = hub_charts.ingress_service(runner)
     result = load_balancer.ensure_health_check(clients("elb"), clients("elbv2"), service)
-    steps.finished(dynamodb, settings, event, step, f"health check {result['health_check']}")
-    return result
+    return steps.done(result, f"health check {result['health_check']}")
 
 
-def publish_dns(route53: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    """UPSERT the hub's records in its hosted zone; without a zone, return the records to create by hand."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def publish_dns(route53: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """UPSERT the hub's records in its hosted zone; without a zone, return the records to create by hand.
+
+    Without a zone the step is left running on the hub record: its records are posted on Slack to be created by
+    hand, and the next step waits until they resolve.
+    """
+    request = steps.request_of(event)
     target, hosts = event["load_balancer"]["dns_name"], [request.binder, request.hub]
     zone = request.hosted_zone_id or dns_records.find_zone(route53, request.domain)
     if zone:
         dns_records.upsert(route53, zone, hosts, target)
-        steps.finished(dynamodb, settings, event, step, f"records in {zone}")
     records = [f"{r['Name']} {r['TTL']} IN CNAME {target}" for r in dns_records.records(hosts, target)]
-    return {"zone_id": zone, "records": records, "target": target}
+    result = {"zone_id": zone, "records": records, "target": target}
+    if zone:
+        return steps.done(result, f"records in {zone}")
+    return steps.unfinished(result, f"no hosted zone serves {request.domain}; the records are to be created by hand")
 
 
-def check_dns(dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
-    result = dns_records.check_resolves([request.binder, request.hub], event["dns"]["target"])
-    steps.finished(dynamodb, settings, event, step)
-    return result
+@steps.step
+def check_dns(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """DnsNotResolving until the hub's names resolve to the load balancer."""
+    request = steps.request_of(event)
+    return steps.done(dns_records.check_resolves([request.binder, request.hub], event["dns"]["target"]))
 
 
-def check_certificates(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def check_certificates(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """CertificatesNotReady until every certificate of the hub is issued."""
+    request = steps.request_of(event)
     with steps.kube(clients, settings, request) as runner:
         names = hub_charts.check_certificates(runner)
-    steps.finished(dynamodb, settings, event, step)
-    return {"certificates": names}
+    return steps.done({"certificates": names})
 
 
-def verify_hub(dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def verify_hub(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """HubNotAnswering until BinderHub and JupyterHub answer 200 over verified HTTPS."""
+    request = steps.request_of(event)
     # A staging certificate chains only to Let's Encrypt's staging roots; a production one to the trust store.
     roots = settings.acme_staging_roots if request.acme_staging else None
-    result = https_check.verify_hub(request.binder, request.hub, cafile=roots)
-    steps.finished(dynamodb, settings, event, step)
-    return result
+    return steps.done(https_check.verify_hub(request.binder, request.hub, cafile=roots))
 
 
-def ready(dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def ready(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Record READY with the URLs, cluster, load balancer and the node group's scale."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     urls = {"binder": f"https://{request.binder}", "hub": f"https://{request.hub}"}
     nodes = request.nodes
     hub_records.set_status(dynamodb, settings.hub_table_name, event["hub_id"], "READY", urls=urls,
                            cluster=request.cluster_name, load_balancer=event["load_balancer"]["dns_name"],
                            scale={"direction": "up", "min_size": nodes.min_size,
                                   "desired_size": nodes.desired_size, "max_size": nodes.max_size})
-    steps.finished(dynamodb, settings, event, step)
-    return urls
+    return steps.done(urls)
 
 
-def schedule_lifecycle(scheduler: Any, dynamodb: Any, settings: Settings, event: dict, now: datetime) -> dict:
+@steps.step
+def schedule_lifecycle(scheduler: Any, dynamodb: Any, settings: Settings, event: dict,
+                       now: datetime) -> steps.Outcome:
     """Create (or replace) the hub's schedules: teardown at the term end, the reminder, nightly scaling."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     schedules = hub_schedules.replace(scheduler, settings, event["hub_id"], request, now)
     retire = hub_schedules.teardown_time(request)
     hub_records.update(dynamodb, settings.hub_table_name, event["hub_id"], schedules=schedules,
                        retire_at=retire.isoformat())
-    steps.finished(dynamodb, settings, event, step, ", ".join(schedules))
     scaling = (f"scaled to 0 nodes from {request.scaling.down_at} to {request.scaling.up_at}"
                f"{' and at weekends' if request.scaling.weekdays_only else ''}" if request.scaling else "always on")
-    return {"schedules": sorted(schedules), "retire_at": f"{retire:%Y-%m-%d %H:%M} {request.timezone}",
-            "scaling": scaling}
+    return steps.done({"schedules": sorted(schedules), "retire_at": f"{retire:%Y-%m-%d %H:%M} {request.timezone}",
+                       "scaling": scaling}, ", ".join(schedules))

@@ -2,16 +2,26 @@
 
 A Task's input carries ``hub_id``, ``request`` (as the first step accepted it)
 and ``step`` (the state's name, ``$$.State.Name``), plus earlier results.
+Every Task function is written one way, as a ``@step``: it returns
+``done(result, detail)``, and the decorator records the step on the hub record
+and logs what it did with ``hub_id`` and ``step`` as keys.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import json
-from typing import Any
+from typing import Any, Callable, NamedTuple
+
+from aws_lambda_powertools import Logger
 
 from chalicelib import hub_records
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
+
+# The same Logger as app.py's: Powertools returns one logger per service name (POWERTOOLS_SERVICE_NAME).
+logger = Logger()
 
 
 def hub_id_of(event: Any) -> str:
@@ -46,15 +56,74 @@ def names(request: HubRequest) -> dict:
     return {"cluster": request.cluster_name, "binder": request.binder, "hub": request.hub, "course": request.course_id}
 
 
-def started(dynamodb: Any, settings: Settings, event: dict) -> str:
-    """Record the step as running (its first start is kept across polls); returns its name."""
-    step = event.get("step") or "unnamed step"
-    hub_records.step_started(dynamodb, settings.hub_table_name, event["hub_id"], step)
-    return step
+class Outcome(NamedTuple):
+    """What a step function hands back to ``@step``: the Task's result and what the step did."""
+
+    result: Any
+    detail: str
+    finished: bool
 
 
-def finished(dynamodb: Any, settings: Settings, event: dict, step: str, detail: str = "") -> None:
-    hub_records.step_finished(dynamodb, settings.hub_table_name, event["hub_id"], step, "SUCCEEDED", detail)
+def done(result: Any, detail: str = "") -> Outcome:
+    """The step succeeded: ``result`` goes to the state machine, ``detail`` to the hub record and the log."""
+    return Outcome(result, detail, True)
+
+
+def unfinished(result: Any, detail: str) -> Outcome:
+    """The step returns ``result`` but stays RUNNING on the hub record (someone else completes its work)."""
+    return Outcome(result, detail, False)
+
+
+def step(function: Callable[..., Outcome] | None = None, *, recorded: bool = True) -> Callable:
+    """Make ``function`` a workflow step; it takes ``dynamodb``, ``settings`` and ``event`` and returns an Outcome.
+
+    The step's log lines carry ``hub_id`` and ``step`` (the state's name), and it logs one line saying what it
+    did, or the error it raised. A ``recorded`` step must be given the hub id and request: it is recorded as
+    running on the hub record before it runs (its first start is kept across polls) and as SUCCEEDED with
+    its detail when it returns ``done``; an error leaves it running for ``record_failure``. Steps that write
+    the hub's status themselves (the first and last of a workflow, the failure) are not ``recorded``.
+    """
+    if function is None:
+        return functools.partial(step, recorded=recorded)
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        given = signature.bind(*args, **kwargs).arguments
+        event = given["event"]
+        if recorded:
+            checked(event)
+        keys = _log_keys(event, function, recorded)
+        logger.thread_safe_append_keys(**keys)  # the local stack runs Lambdas in threads of one process
+        try:
+            if recorded:
+                hub_records.step_started(given["dynamodb"], given["settings"].hub_table_name, keys["hub_id"],
+                                         keys["step"])
+            try:
+                outcome = function(*args, **kwargs)
+            except Exception as error:
+                logger.info("step did not finish", extra={"error": type(error).__name__,
+                                                         "cause": str(error)[:500]})
+                raise
+            if not isinstance(outcome, Outcome):
+                raise TypeError(f"step {function.__qualname__} must return steps.done(...) or steps.unfinished(...)")
+            if recorded and outcome.finished:
+                hub_records.step_finished(given["dynamodb"], given["settings"].hub_table_name, keys["hub_id"],
+                                          keys["step"], "SUCCEEDED", outcome.detail)
+            logger.info(f"step {'finished' if outcome.finished else 'left running'}: {outcome.detail or 'done'}")
+            return outcome.result
+        finally:
+            logger.thread_safe_remove_keys(keys)
+
+    return run
+
+
+def _log_keys(event: Any, function: Callable, recorded: bool) -> dict:
+    """``hub_id`` and ``step`` for the log: the state's name, or for a Task not given it, the function's."""
+    hub_id = event.get("hub_id") if isinstance(event, dict) else None
+    named = event.get("step") if isinstance(event, dict) else None
+    fallback = "unnamed step" if recorded else f"{function.__module__.rsplit('.', 1)[-1]}.{function.__name__}"
+    return {"hub_id": hub_id if isinstance(hub_id, str) else None, "step": named or fallback}
 
 
 def kube(clients: Any, settings: Settings, request: HubRequest):
@@ -65,7 +134,8 @@ def kube(clients: Any, settings: Settings, request: HubRequest):
                            timeout=settings.kube_timeout_seconds)
 
 
-def record_failure(dynamodb: Any, settings: Settings, event: dict) -> dict:
+@step(recorded=False)
+def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
     """Record FAILED with the step that failed and the cause; returns what Slack should say, and where.
 
     A hub without a record (its request was refused by the first step) is only announced, on the stage's channel.
@@ -76,13 +146,14 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> dict:
     try:
         record = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"])
     except hub_records.HubNotFound:
-        return {**summary, "step": "Record the hub", "slack_secret_arn": settings.slack_webhook_secret_arn}
-    step = record.get("current_step") or "Record the hub"
-    hub_records.step_finished(dynamodb, settings.hub_table_name, event["hub_id"], step, "FAILED", cause)
+        return done({**summary, "step": "Record the hub", "slack_secret_arn": settings.slack_webhook_secret_arn},
+                    f"no hub record; {summary['error']} at the first step is only announced")
+    failed = record.get("current_step") or "Record the hub"
+    hub_records.step_finished(dynamodb, settings.hub_table_name, event["hub_id"], failed, "FAILED", cause)
     hub_records.set_status(dynamodb, settings.hub_table_name, event["hub_id"], "FAILED",
-                           error={"step": step, "error": error.get("Error", ""), "cause": cause})
-    return {**summary, "step": step,
-            "slack_secret_arn": record["request"].get("slack_webhook_secret_arn") or settings.slack_webhook_secret_arn}
+                           error={"step": failed, "error": error.get("Error", ""), "cause": cause})
+    return done({**summary, "step": failed, "slack_secret_arn": record["request"].get("slack_webhook_secret_arn")
+                 or settings.slack_webhook_secret_arn}, f"recorded FAILED at {failed!r}: {summary['error']}")
 
 
 def cause_text(error: dict) -> str:

@@ -32,7 +32,8 @@ class ClusterStillExists(CourseHubError):
     """The cluster is being deleted (retry later)."""
 
 
-def start(dynamodb: Any, settings: Settings, event: Any) -> dict:
+@steps.step(recorded=False)
+def start(dynamodb: Any, settings: Settings, event: Any) -> steps.Outcome:
     """Record the hub as RETIRING; returns the workflow's state: the hub id, its stored request and names."""
     hub_id = steps.hub_id_of(event)
     record = hub_records.get(dynamodb, settings.hub_table_name, hub_id)
@@ -41,15 +42,16 @@ def start(dynamodb: Any, settings: Settings, event: Any) -> dict:
     reason = str(given.get("reason") or "retired on request")[:200]
     hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "RETIRING", retire_reason=reason,
                            steps={}, current_step=None, **steps.run_of(event, "teardown"))
-    return {"hub_id": hub_id, "request": record["request"], "reason": reason, "hub": steps.names(request)}
+    return steps.done({"hub_id": hub_id, "request": record["request"], "reason": reason, "hub": steps.names(request)},
+                      f"recorded as RETIRING: {reason}")
 
 
-def uninstall_releases(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def uninstall_releases(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Uninstall BinderHub, cert-manager and the ingress controller and delete their namespaces (no cluster: done)."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     if _cluster_status(clients("eks"), request.cluster_name) != "ACTIVE":
-        steps.finished(dynamodb, settings, event, step, "no active cluster")
-        return {"uninstalled": [], "cluster": "absent"}
+        return steps.done({"uninstalled": [], "cluster": "absent"}, "no active cluster")
     uninstalled = []
     with steps.kube(clients, settings, request) as runner:
         for release in reversed(hub_charts.RELEASES.values()):  # BinderHub first, the ingress last
@@ -57,11 +59,11 @@ def uninstall_releases(clients: Any, dynamodb: Any, settings: Settings, event: d
                 uninstalled.append(release.name)
         namespaces = sorted({r.namespace for r in hub_charts.RELEASES.values()})
         runner.kubectl("delete", "namespace", *namespaces, "--ignore-not-found", "--wait=false")
-    steps.finished(dynamodb, settings, event, step, ", ".join(uninstalled) or "nothing installed")
-    return {"uninstalled": uninstalled, "cluster": "active"}
+    return steps.done({"uninstalled": uninstalled, "cluster": "active"}, ", ".join(uninstalled) or "nothing installed")
 
 
-def check_released(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def check_released(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """CloudResourcesRemain while the cluster's load balancers or volumes still exist in AWS.
 
     The wait is bounded: on the last of ``attempts`` checks (``attempt`` is the state's retry count) what is
@@ -70,30 +72,30 @@ def check_released(clients: Any, dynamodb: Any, settings: Settings, event: dict)
     """
     from chalicelib import audit
 
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     if _cluster_status(clients("eks"), request.cluster_name) != "ACTIVE":
-        steps.finished(dynamodb, settings, event, step, "no active cluster; the audit checks")
-        return {"released": False}
+        return steps.done({"released": False}, "no active cluster; the audit checks")
     found = audit.find(clients, cluster=request.cluster_name, kinds=RELEASED_KINDS)
     remaining = {kind: ids for kind, ids in found.items() if ids}
     if remaining and event.get("attempt", 0) < event.get("attempts", 0):
         raise CloudResourcesRemain(f"still in AWS: {json.dumps(remaining)}")
     detail = f"still in AWS after {event.get('attempts', 0) + 1} checks, left to the audit" if remaining else ""
-    steps.finished(dynamodb, settings, event, step, detail)
-    return {"released": not remaining, "remaining": remaining}
+    return steps.done({"released": not remaining, "remaining": remaining}, detail)
 
 
-def delete_dns(route53: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def delete_dns(route53: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Delete the hub's records from its hosted zone (none there, or no zone: done)."""
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     zone = request.hosted_zone_id or dns_records.find_zone(route53, request.domain)
     deleted = dns_records.delete(route53, zone, [request.binder, request.hub]) if zone else []
-    steps.finished(dynamodb, settings, event, step, ", ".join(deleted) or "no records")
-    return {"zone_id": zone, "deleted": deleted}
+    return steps.done({"zone_id": zone, "deleted": deleted}, ", ".join(deleted) or "no records")
 
 
-def delete_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def delete_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """Start deleting the node group (already gone: done); NodegroupBusy while it is being changed."""
+    request = steps.request_of(event)
     try:
         eks.delete_nodegroup(clusterName=request.cluster_name, nodegroupName=eks_cluster.NODEGROUP)
         outcome = "deleting"
@@ -105,77 +107,80 @@ def delete_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -
         if status != "DELETING":
             raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is {status}") from None
         outcome = "deleting"
-    steps.finished(dynamodb, settings, event, step, outcome)
-    return {"nodegroup": outcome}
+    return steps.done({"nodegroup": outcome}, outcome)
 
 
-def check_nodegroup_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def check_nodegroup_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """NodegroupStillExists until the node group is gone; ClusterFailed if its deletion failed."""
+    request = steps.request_of(event)
     try:
         status = eks.describe_nodegroup(clusterName=request.cluster_name,
                                         nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["status"]
     except eks.exceptions.ResourceNotFoundException:
-        steps.finished(dynamodb, settings, event, step)
-        return {"nodegroup": "deleted"}
+        return steps.done({"nodegroup": "deleted"})
     if status == "DELETE_FAILED":
         raise eks_cluster.ClusterFailed(f"node group of {request.cluster_name} is DELETE_FAILED")
     raise NodegroupStillExists(f"node group of {request.cluster_name} is {status}")
 
 
-def delete_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def delete_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """Start deleting the hub's cluster (already gone: done); never a cluster that is not the hub's."""
+    request = steps.request_of(event)
     try:
         cluster = eks.describe_cluster(name=request.cluster_name)["cluster"]
     except eks.exceptions.ResourceNotFoundException:
-        steps.finished(dynamodb, settings, event, step, "already gone")
-        return {"cluster": "already gone"}
+        return steps.done({"cluster": "already gone"}, "already gone")
     if cluster.get("tags", {}).get(eks_cluster.HUB_TAG) != event["hub_id"]:
         raise eks_cluster.ClusterFailed(f"cluster {request.cluster_name} does not belong to hub {event['hub_id']}")
     if cluster["status"] in ("CREATING", "UPDATING"):  # e.g. a hub retired while it was being provisioned
         raise eks_cluster.ClusterBusy(f"cluster {request.cluster_name} is {cluster['status']}; deleting it later")
     if cluster["status"] != "DELETING":
         eks.delete_cluster(name=request.cluster_name)
-    steps.finished(dynamodb, settings, event, step, "deleting")
-    return {"cluster": "deleting"}
+    return steps.done({"cluster": "deleting"}, "deleting")
 
 
-def check_cluster_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+@steps.step
+def check_cluster_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """ClusterStillExists until the cluster is gone."""
+    request = steps.request_of(event)
     status = _cluster_status(eks, request.cluster_name)
     if status is not None:
         raise ClusterStillExists(f"cluster {request.cluster_name} is {status}")
-    steps.finished(dynamodb, settings, event, step)
-    return {"cluster": "deleted"}
+    return steps.done({"cluster": "deleted"})
 
 
-def delete_schedules(scheduler: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
-    step = steps.started(dynamodb, settings, steps.checked(event))
+@steps.step
+def delete_schedules(scheduler: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """Delete every schedule of the hub (none left: done)."""
     settings.require("schedule_group")
     deleted = hub_schedules.delete_all(scheduler, settings.schedule_group, event["hub_id"])
-    steps.finished(dynamodb, settings, event, step, ", ".join(deleted) or "none")
-    return {"deleted": deleted}
+    return steps.done({"deleted": deleted}, ", ".join(deleted) or "none")
 
 
-def audit_hub(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step
+def audit_hub(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Look for anything still tagged for the hub's cluster or named for the hub, clean it, report each by id."""
     from chalicelib import audit
 
-    request, step = steps.request_of(event), steps.started(dynamodb, settings, event)
+    request = steps.request_of(event)
     zone = request.hosted_zone_id or dns_records.find_zone(clients("route53"), request.domain)
     result = audit.audit(clients, cluster=request.cluster_name, hub_id=event["hub_id"],
                          hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
-    steps.finished(dynamodb, settings, event, step, result["summary"])
-    return result
+    return steps.done(result, result["summary"])
 
 
-def retired(dynamodb: Any, settings: Settings, event: dict) -> dict:
+@steps.step(recorded=False)
+def retired(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Record RETIRED with the audit."""
     audit_result = event.get("audit") or {}
     hub_records.set_status(dynamodb, settings.hub_table_name, steps.checked(event)["hub_id"], "RETIRED",
                            audit={k: audit_result.get(k) for k in ("clean", "found", "cleaned", "remaining",
                                                                    "summary")},
                            schedules={})
-    return {"clean": bool(audit_result.get("clean")), "summary": audit_result.get("summary", "")}
+    summary = audit_result.get("summary", "")
+    return steps.done({"clean": bool(audit_result.get("clean")), "summary": summary}, f"recorded as RETIRED: {summary}")
 
 
 def _cluster_status(eks: Any, name: str) -> str | None:
