@@ -92,9 +92,9 @@ class LoadBalancerController:
         threading.Thread(target=run, name=f"load-balancers-{self.ctx.name}", daemon=True).start()
 
     def _reconcile_all(self) -> None:
-        with self._queue_lock:
-            self._pass_queued = False
         with self._lock:
+            with self._queue_lock:  # cleared once this pass holds the lock: at most one more pass waits
+                self._pass_queued = False
             for service in self._services():
                 if (is_load_balancer(service) or service["metadata"].get("deletionTimestamp")) and not self._stopped:
                     self._handle(service)  # a teardown that failed is tried again here

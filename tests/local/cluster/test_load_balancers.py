@@ -154,7 +154,8 @@ def test_a_resubmitted_service_keeps_its_node_ports_and_a_taken_one_is_refused(s
     _, service = hub(namespace)
     apply(config, service)
     ports = node_ports(service_of(config, namespace))
-    kubectl(config, "replace", "-f", "-", stdin=json.dumps(service))  # a PUT of the same YAML, no nodePorts
+    replaced = kubectl(config, "replace", "-f", "-", stdin=json.dumps(service), check=False)  # the same YAML again
+    assert replaced.returncode == 0, replaced.stderr
     assert node_ports(service_of(config, namespace)) == ports
 
     other = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": namespace},
