@@ -10,7 +10,7 @@ REGION ?=
 BUCKET ?=
 PARAMETERS ?=  # template parameters, KEY=VALUE separated by spaces (docs/deploy.md)
 
-.PHONY: setup tools demo test package plan deploy bench local openapi clean
+.PHONY: setup tools demo test test-fast package plan deploy bench local openapi clean
 
 setup: $(VENV)/.installed tools
 
@@ -27,8 +27,20 @@ tools: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/coursehub demo
 
+# The end-to-end tests run in WORKERS processes, each with its own local stack, leaving the AWS calls they
+# recorded in CALLS_DIR; then the modules that start a stack in the test process, and the least-privilege
+# judge of every process's calls. `make test-fast` runs what needs no local stack, in under a minute.
+WORKERS ?= 3
+CALLS_DIR := build/aws-calls
+
 test: setup
-	$(PY) -m pytest $(PYTEST_ARGS)
+	rm -rf $(CALLS_DIR)
+	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -n $(WORKERS) --dist loadfile \
+		-m "not own_stack and not after_end_to_end" $(PYTEST_ARGS)
+	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -m "own_stack or after_end_to_end" $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not local_stack" $(PYTEST_ARGS)
 
 package: setup
 	$(VENV)/bin/coursehub package --stage $(STAGE)

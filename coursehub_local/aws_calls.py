@@ -10,9 +10,11 @@ check (``coursehub/iam_policies.py``) compares this with each function's policy.
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Iterator
 
 _running: contextvars.ContextVar[str | None] = contextvars.ContextVar("coursehub_function", default=None)
@@ -38,6 +40,26 @@ def recorded() -> dict[str, set[str]]:
     """A copy of what has been recorded so far."""
     with _lock:
         return {function: set(actions) for function, actions in ACTIONS.items()}
+
+
+def save(path: Path) -> None:
+    """Write what was recorded (functions run, actions each performed) to ``path`` as JSON."""
+    with _lock:
+        data = {"invoked": sorted(INVOKED), "actions": {f: sorted(a) for f, a in ACTIONS.items()}}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1))
+
+
+def load(directory: Path) -> int:
+    """Add what other processes ``save``d in ``directory`` to this one's record; how many files were read."""
+    files = sorted(directory.glob("*.json")) if directory.is_dir() else []
+    for path in files:
+        data = json.loads(path.read_text())
+        with _lock:
+            INVOKED.update(data["invoked"])
+            for function, actions in data["actions"].items():
+                ACTIONS[function].update(actions)
+    return len(files)
 
 
 _installed = False

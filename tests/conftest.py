@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Callable
 
 import pytest
@@ -46,6 +47,22 @@ def eventually(check: Callable[[], object], timeout: float = 20.0, interval: flo
         time.sleep(interval)
 
 
+LOCAL = Path(__file__).parent / "local"
+
+
 def pytest_collection_modifyitems(items):
-    """Tests marked ``after_end_to_end`` judge what the end-to-end runs recorded, so they run last."""
+    """Mark what needs a local stack (``-m "not local_stack"`` is the fast tier); judges of the runs go last."""
+    for item in items:
+        if LOCAL in Path(item.path).parents or item.get_closest_marker("own_stack"):
+            item.add_marker(pytest.mark.local_stack)
     items.sort(key=lambda item: item.get_closest_marker("after_end_to_end") is not None)
+
+
+def pytest_sessionfinish(session):
+    """With ``COURSEHUB_CALLS_DIR`` set, leave the AWS calls this process recorded there for a later judge."""
+    directory = os.environ.get("COURSEHUB_CALLS_DIR")
+    if directory:
+        from coursehub_local import aws_calls
+
+        name = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        aws_calls.save(Path(directory) / f"{name}-{os.getpid()}.json")

@@ -20,6 +20,8 @@ from coursehub.cli import main
 from coursehub_local.stack import ROOT, LocalStack, StackConfig
 from tests.conftest import eventually
 
+pytestmark = pytest.mark.own_stack
+
 WATCH = ("--watch", "--interval", "0.5", "--timeout", "120")
 TERM_END = (date.today() + timedelta(days=100)).isoformat()
 FLAGS = ("--course-id", "cs102", "--domain", "cs102.courses.example.edu", "--term-end", TERM_END,
@@ -45,7 +47,8 @@ def run(*args: str, cwd) -> tuple[int, str, str]:
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
     """A local stack of its own whose details are in <dir>/.coursehub/local.json, as `coursehub local up` writes
-    them (one stack runs per process: this module runs before the session's shared stack starts)."""
+    them (one stack runs per process: this module runs before the session's shared stack starts, or, in
+    ``make test``, in a process of its own)."""
     directory = tmp_path_factory.mktemp("terminal")
     stack = LocalStack(StackConfig(time_scale=600, state_file=directory / ".coursehub" / "local.json"))
     stack.start()

@@ -5,7 +5,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from coursehub_local.stack import ROOT
+
+pytestmark = pytest.mark.local_stack  # it starts a stack in a process of its own
 
 
 def demo(*args: str) -> subprocess.CompletedProcess:

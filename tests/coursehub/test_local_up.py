@@ -8,9 +8,12 @@ import sys
 import urllib.request
 
 import boto3
+import pytest
 
 from coursehub_local.stack import ROOT
 from tests.conftest import eventually
+
+pytestmark = pytest.mark.local_stack  # it starts a stack in a process of its own
 
 
 def free_port():

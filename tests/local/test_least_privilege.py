@@ -2,9 +2,12 @@
 
 The stack records the actions of each handler it runs (coursehub_local/aws_calls.py); the whole
 suite's runs (provisioning, the API, schedules, teardowns, failures) exercise every function. Run on its
-own, this file has nothing to judge and skips.
+own, this file has nothing to judge and skips. ``make test`` runs the end-to-end tests in several processes, each
+leaving its record in ``COURSEHUB_CALLS_DIR``; this file then judges them all.
 """
 import copy
+import os
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +45,8 @@ CONTROLLER_LEFTOVERS = {
 
 @pytest.fixture(scope="module")
 def performed():
+    if os.environ.get("COURSEHUB_CALLS_DIR"):  # the end-to-end runs ran in other processes (make test)
+        aws_calls.load(Path(os.environ["COURSEHUB_CALLS_DIR"]))
     every = set(iam_policies.policies())
     if not aws_calls.INVOKED:
         pytest.skip("no end-to-end run in this session: run the whole suite")
