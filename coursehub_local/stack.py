@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from coursehub import statemachines
+from coursehub.chalice_config import chalice_stage_config
 from coursehub_local import moto_patches
 from coursehub_local.access_entries import AccessEntries
 from coursehub_local.acme_ca import LocalAcmeCa
@@ -33,7 +34,7 @@ from coursehub_local.event_bus import EventBus
 from coursehub_local.execution_events import ExecutionEvents
 from coursehub_local.https_proxy import HttpsConnectProxy, client_environment, write_ca_bundle
 from coursehub_local.schedules import ScheduleRunner
-from coursehub_local.seed import Seeded, chalice_stage_config, seed
+from coursehub_local.seed import Seeded, seed
 from coursehub_local.slack_receiver import SlackReceiver
 from coursehub_local.timeline import Timeline
 
