@@ -22,7 +22,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 tools: $(VENV)/.installed
-	$(PY) -m coursehub_local.tools
+	$(PY) -m coursehub.tools
 
 demo: setup
 	$(VENV)/bin/coursehub demo

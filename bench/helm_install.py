@@ -20,7 +20,7 @@ from chalicelib.eks_token import get_token  # noqa: E402
 from chalicelib.kubeconfig import for_cluster, write_private  # noqa: E402
 from coursehub_local.charts import chart_path  # noqa: E402
 from coursehub_local.stack import LocalStack, StackConfig  # noqa: E402
-from coursehub_local.tools import tool_path  # noqa: E402
+from coursehub.tools import tool_path  # noqa: E402
 
 VALUES = {"service": {"type": "ClusterIP"}, "jupyterhub": {"proxy": {"service": {"type": "ClusterIP"}}},
           "config": {"BinderHub": {"use_registry": False, "hub_url": "https://hub.binder.courses.example.edu"}}}

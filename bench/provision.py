@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from coursehub.demo import sample_request  # noqa: E402
-from coursehub_local.seed import chalice_stage_config  # noqa: E402
+from coursehub.chalice_config import chalice_stage_config  # noqa: E402
 from coursehub_local.stack import LocalStack, StackConfig  # noqa: E402
 
 TIME_SCALE = 600.0

@@ -169,7 +169,7 @@ def _values(args: argparse.Namespace) -> int:
 
 
 def _tools(args: argparse.Namespace) -> int:
-    from coursehub_local import tools
+    from coursehub import tools
 
     return tools.main([])
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from chalice.utils import to_cfn_resource_name
 
 from chalicelib.settings import DEFAULT_INSTANCE_TYPES, Settings
-from coursehub import event_rules, statemachines
-from coursehub_local import tools
+from coursehub import event_rules, statemachines, tools
+from coursehub.chalice_config import chalice_stage_config
 
 ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
@@ -159,8 +159,6 @@ def _function_arn(stage: str, function: str) -> dict:
 
 def package(stage: str, out_dir: Path | None = None) -> Path:
     """Run ``chalice package`` with the merge template; returns the folder holding ``sam.json``."""
-    from coursehub_local.seed import chalice_stage_config
-
     out_dir = out_dir or BUILD_DIR / stage
     out_dir.mkdir(parents=True, exist_ok=True)
     environment = chalice_stage_config(ROOT, stage)["environment"]

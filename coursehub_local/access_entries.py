@@ -13,8 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from moto.eks.models import eks_backends
-
+from coursehub_local import moto_patches
 from coursehub_local.eks_cluster_rules import access_entries_refused
 
 ROUTES = {
@@ -35,7 +34,7 @@ class AccessEntries:
         path = unquote(urlparse(full_url).path)
         account, region = _account_region(request)
         _, cluster, _, *rest = path.strip("/").split("/", 3)
-        backend = eks_backends[account][region]
+        backend = moto_patches.eks_backend(account, region)
         if cluster not in backend.clusters:
             return _error(404, "ResourceNotFoundException", f"No cluster found for name: {cluster}.")
         refused = access_entries_refused(backend.clusters[cluster])  # a CONFIG_MAP cluster has none
@@ -117,8 +116,4 @@ def _error(status: int, kind: str, message: str) -> tuple[int, dict, str]:
 
 def _account_region(request: Any) -> tuple[str, str]:
     """Account and region as moto derives them, from the SigV4 credential scope."""
-    from moto.core.responses import BaseResponse
-
-    handler = BaseResponse(service_name="eks")
-    handler.setup_class(request, request.url, request.headers, use_raw_body=True)
-    return handler.get_current_account(), handler.region
+    return moto_patches.account_region(request, "eks")

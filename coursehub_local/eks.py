@@ -14,8 +14,7 @@ import random
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol
 
-from moto.eks.exceptions import ResourceInUseException, ResourceNotFoundException
-
+from coursehub_local import moto_patches
 from coursehub_local.timeline import Timeline
 
 
@@ -105,8 +104,9 @@ class EksLifecycle:
         if nodegroup.status == "DELETING":
             return nodegroup
         if nodegroup.status in ("CREATING", "UPDATING"):  # as AWS: a node group mid-change cannot be deleted
-            raise ResourceInUseException(clusterName=cluster_name, nodegroupName=nodegroup_name,
-                                         message=f"Nodegroup {nodegroup_name} is {nodegroup.status}")
+            raise moto_patches.eks_error("ResourceInUseException")(
+                clusterName=cluster_name, nodegroupName=nodegroup_name,
+                message=f"Nodegroup {nodegroup_name} is {nodegroup.status}")
         cluster = backend.clusters[cluster_name]
         nodegroup.status = "DELETING"
 
@@ -122,7 +122,7 @@ class EksLifecycle:
                                 nodegroup_name: str, **kwargs):
         nodegroup = backend.describe_nodegroup(cluster_name, nodegroup_name)
         if nodegroup.status != "ACTIVE":
-            raise ResourceInUseException(
+            raise moto_patches.eks_error("ResourceInUseException")(
                 clusterName=cluster_name, nodegroupName=nodegroup_name,
                 message=f"Nodegroup {nodegroup_name} is {nodegroup.status}; updates need ACTIVE")
         scaling = kwargs.pop("scaling_config", None)
@@ -185,8 +185,6 @@ class ControlPlaneNetwork:
 
     def delete(self, backend: Any, cluster: Any) -> None:
         """Delete what ``create`` made (what someone else deleted already is no error)."""
-        from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
-
         ec2 = _ec2(backend)
         for interface in list(ec2.enis.values()):
             if interface.description == self.interface_description(cluster):
@@ -195,7 +193,7 @@ class ControlPlaneNetwork:
         if group:
             try:
                 ec2.delete_security_group(group_id=group)
-            except InvalidSecurityGroupNotFoundError:
+            except moto_patches.ec2_security_group_not_found():
                 pass  # someone deleted it already
 
     @staticmethod
@@ -204,27 +202,22 @@ class ControlPlaneNetwork:
 
 
 def _ec2(backend: Any) -> Any:
-    from moto.ec2.models import ec2_backends
-
-    return ec2_backends[backend.account_id][backend.region_name]
+    return moto_patches.ec2_backend(backend.account_id, backend.region_name)
 
 
 def _check_deletable(backend: Any, name: str) -> None:
     """Raise as AWS does for a missing cluster, one still CREATING, or one with node groups."""
-    from moto.eks.models import validate_safe_to_delete
-
     cluster = backend.clusters.get(name)
     if cluster is None:
-        raise ResourceNotFoundException(message=f"No cluster found for name: {name}.")
+        raise moto_patches.eks_error("ResourceNotFoundException")(message=f"No cluster found for name: {name}.")
     if cluster.status == "CREATING":
-        raise ResourceInUseException(clusterName=name, message=f"Cluster {name} is still CREATING")
-    validate_safe_to_delete(cluster)
+        raise moto_patches.eks_error("ResourceInUseException")(
+            clusterName=name, message=f"Cluster {name} is still CREATING")
+    moto_patches.eks_check_deletable(cluster)
 
 
 def _check_scaling(config: dict) -> None:
-    from moto.eks.exceptions import InvalidParameterException
-
     low, high, want = config.get("minSize", 0), config.get("maxSize", 1), config.get("desiredSize", 0)
     if not (0 <= low <= want <= high) or high < 1:
-        raise InvalidParameterException(
+        raise moto_patches.eks_error("InvalidParameterException")(
             message=f"Invalid scaling config minSize={low} desiredSize={want} maxSize={high}")

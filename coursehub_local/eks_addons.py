@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import Any, Protocol
 from urllib.parse import parse_qs, unquote, urlparse
 
-from coursehub_local import addon_objects
+from coursehub_local import addon_objects, moto_patches
 from coursehub_local.timeline import Timeline
 
 ROUTES = {
@@ -79,12 +79,10 @@ class EksAddons:
     # -- the moto URL handler ---------------------------------------------------------------------------------
     def handle(self, request: Any, full_url: str, headers: Any) -> tuple[int, dict, str]:
         """Route by method and path."""
-        from moto.eks.models import eks_backends
-
         url = urlparse(full_url)
         _, cluster_name, collection, *rest = unquote(url.path).strip("/").split("/", 3)
         account, region = _account_region(request)
-        cluster = eks_backends[account][region].clusters.get(cluster_name)
+        cluster = moto_patches.eks_backend(account, region).clusters.get(cluster_name)
         if cluster is None:
             return _error(404, "ResourceNotFoundException", f"No cluster found for name: {cluster_name}.",
                           clusterName=cluster_name)

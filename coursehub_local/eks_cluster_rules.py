@@ -26,9 +26,8 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from moto.eks.exceptions import InvalidParameterException
-
 from chalicelib.kubernetes_versions import CALENDAR
+from coursehub_local import moto_patches
 
 AUTHENTICATION_MODES = ("API", "API_AND_CONFIG_MAP", "CONFIG_MAP")
 ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
@@ -47,14 +46,16 @@ def check_create(name: str, version: str | None, access_config: dict | None, tod
     version = version or default_version(today)
     known = CALENDAR.get(version)
     if known is None or not known.offered(today):
-        raise InvalidParameterException(clusterName=name, message=f"unsupported Kubernetes version {version}")
+        raise moto_patches.eks_error("InvalidParameterException")(
+            clusterName=name, message=f"unsupported Kubernetes version {version}")
     given = dict(access_config or {})
     mode = given.get("authenticationMode", "CONFIG_MAP")
     if mode not in AUTHENTICATION_MODES:  # botocore validates the enum first; a raw request could still send it
-        raise InvalidParameterException(clusterName=name, message=f"Invalid authenticationMode {mode}")
+        raise moto_patches.eks_error("InvalidParameterException")(
+            clusterName=name, message=f"Invalid authenticationMode {mode}")
     bootstrap = given.get("bootstrapClusterCreatorAdminPermissions", True)
     if mode == "CONFIG_MAP" and bootstrap is False:
-        raise InvalidParameterException(
+        raise moto_patches.eks_error("InvalidParameterException")(
             clusterName=name,
             message="bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set "
                     "to CONFIG_MAP")

@@ -1,7 +1,9 @@
-"""Every change the local stack makes to moto's private internals, in one place.
+"""Every use the local stack makes of moto's private internals, in one place.
 
-Pinned to moto 5.2.5 (``requirements-dev.txt``); ``tests/local/test_moto_patches.py``
-fails first if an upgrade moves any of these:
+The rest of ``coursehub_local`` reads moto's state through the functions at the end (each service's backend,
+its errors, the server application, the reset) and imports nothing of moto but its public API.
+Pinned to moto 5.2.5 (``requirements-dev.txt``); ``tests/local/test_moto_patches.py`` reads from this
+file every moto name it imports, reads or replaces, and fails first if an upgrade moves any of them:
 
 - Lambda invokes (``LambdaSimpleBackend.invoke``) run the real handlers;
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
@@ -33,14 +35,12 @@ import types
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable
 
-from coursehub_local.access_entries import ROUTES, AccessEntries
-from coursehub_local.clock import Clock
-from coursehub_local.dispatch import LambdaDispatcher
-from coursehub_local.eks import EksLifecycle
-from coursehub_local.eks_addons import ROUTES as ADDON_ROUTES
-from coursehub_local.eks_addons import EksAddons
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the stand-in's modules reach moto through this one: no import of them at run time
+    from coursehub_local.access_entries import AccessEntries
+    from coursehub_local.clock import Clock
+    from coursehub_local.dispatch import LambdaDispatcher
+    from coursehub_local.eks import EksLifecycle
+    from coursehub_local.eks_addons import EksAddons
     from coursehub_local.execution_events import ExecutionEvents, ExecutionSnapshot
 
 _originals: list[tuple[Any, str, Any]] = []
@@ -121,11 +121,11 @@ def _schedules_on_clock(clock: Clock) -> None:
 def _slow_eks(eks: EksLifecycle) -> None:
     from moto.eks.models import EKSBackend
 
-    for name in ("create_cluster", "delete_cluster", "create_nodegroup", "delete_nodegroup",
-                 "update_nodegroup_config"):
-        original = getattr(EKSBackend, name)
-        hook = getattr(eks, name)
-        _replace(EKSBackend, name, _bind(hook, original))
+    _wrap(EKSBackend, "create_cluster", eks.create_cluster)
+    _wrap(EKSBackend, "delete_cluster", eks.delete_cluster)
+    _wrap(EKSBackend, "create_nodegroup", eks.create_nodegroup)
+    _wrap(EKSBackend, "delete_nodegroup", eks.delete_nodegroup)
+    _wrap(EKSBackend, "update_nodegroup_config", eks.update_nodegroup_config)
 
 
 def _eks_access_config() -> None:
@@ -145,14 +145,21 @@ def _eks_access_config() -> None:
     _replace(EKSResponse, "create_cluster", create_cluster)
 
 
-def _bind(hook: Callable, original: Callable) -> Callable:
+def _wrap(owner: Any, name: str, hook: Callable) -> None:
+    """Replace a method with ``hook(original, self, *args, **kwargs)``."""
+    original = getattr(owner, name)
+
     def method(self, *args, **kwargs):
         return hook(original, self, *args, **kwargs)
-    return method
+
+    _replace(owner, name, method)
 
 
 def _serve_access_entries(access: AccessEntries, addons: EksAddons | None = None) -> None:
     from moto.eks import urls
+
+    from coursehub_local.access_entries import ROUTES
+    from coursehub_local.eks_addons import ROUTES as ADDON_ROUTES
 
     paths = dict(urls.url_paths)
     for pattern in ROUTES:
@@ -379,3 +386,86 @@ def event_pattern_matches(pattern: str, event: dict) -> bool:
     from moto.events.models import EventPattern
 
     return EventPattern.load(pattern).matches_event(event)
+
+
+# -- moto's state, read by the stand-in's services (the ``backends`` of each moto service) -----------------------
+def eks_backend(account: str, region: str) -> Any:
+    """moto's EKS backend of one account and region (clusters by name, node groups)."""
+    from moto.eks.models import eks_backends
+
+    return eks_backends[account][region]
+
+
+def ec2_backend(account: str, region: str) -> Any:
+    """moto's EC2 backend of one account and region."""
+    from moto.ec2.models import ec2_backends
+
+    return ec2_backends[account][region]
+
+
+def scheduler_backend(account: str, region: str) -> Any:
+    """moto's EventBridge Scheduler backend of one account and region (schedule groups and their schedules)."""
+    from moto.scheduler.models import scheduler_backends
+
+    return scheduler_backends[account][region]
+
+
+def events_backend(account: str, region: str) -> Any:
+    """moto's EventBridge backend of one account and region (event buses and their rules)."""
+    from moto.events.models import events_backends
+
+    return events_backends[account][region]
+
+
+def eks_check_deletable(cluster: Any) -> None:
+    """Raise as moto's EKS does for a cluster that still has node groups."""
+    from moto.eks.models import validate_safe_to_delete
+
+    validate_safe_to_delete(cluster)
+
+
+def eks_error(name: str) -> type[Exception]:
+    """One of moto's EKS errors (raised in a backend call, moto answers it as EKS does)."""
+    from moto.eks import exceptions
+
+    return {"InvalidParameterException": exceptions.InvalidParameterException,
+            "ResourceInUseException": exceptions.ResourceInUseException,
+            "ResourceNotFoundException": exceptions.ResourceNotFoundException}[name]
+
+
+def ec2_security_group_not_found() -> type[Exception]:
+    """moto's EC2 error for a security group that does not exist."""
+    from moto.ec2.exceptions import InvalidSecurityGroupNotFoundError
+
+    return InvalidSecurityGroupNotFoundError
+
+
+def account_region(request: Any, service: str) -> tuple[str, str]:
+    """Account and region of a request to a moto URL handler, as moto derives them (the SigV4 credential scope)."""
+    from moto.core.responses import BaseResponse
+
+    handler = BaseResponse(service_name=service)
+    handler.setup_class(request, request.url, request.headers, use_raw_body=True)
+    return handler.get_current_account(), handler.region
+
+
+# -- moto's server ------------------------------------------------------------------------------------------------
+def configure(service: str, settings: dict) -> None:
+    """Set a service's moto configuration (what ``mock_aws(config=...)`` sets), for the stack's server."""
+    from moto.core.config import default_user_config
+
+    default_user_config[service] = settings
+
+
+def server_app() -> tuple[Callable, type]:
+    """moto's WSGI application for every service on one endpoint, and the request handler its server uses."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+    return DomainDispatcherApplication(create_backend_app), MotoRequestHandler
+
+
+def reset() -> None:
+    """Forget every service's state (what ``POST /moto-api/reset`` does)."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    moto_api_backend.reset()

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from coursehub_local import moto_patches
 from coursehub_local.clock import Clock
 from coursehub_local.event_bus import call_target
 from coursehub_local.schedule_expressions import ExpressionError, next_time
@@ -80,9 +81,7 @@ class ScheduleRunner:
         self._pool.submit(call_target, self.clients, target["Arn"], payload)
 
     def _schedules(self) -> list[dict]:
-        from moto.scheduler.models import scheduler_backends
-
-        backend = scheduler_backends[self.account][self.region]
+        backend = moto_patches.scheduler_backend(self.account, self.region)
         items = []
         for group in list(backend.schedule_groups.values()):
             for schedule in list(group.schedules.values()):
@@ -106,9 +105,7 @@ class ScheduleRunner:
         return items
 
     def _rules(self) -> list[dict]:
-        from moto.events.models import events_backends
-
-        backend = events_backends[self.account][self.region]
+        backend = moto_patches.events_backend(self.account, self.region)
         items = []
         rules = [rule for bus in list(backend.event_buses.values()) for rule in list(bus.rules.values())]
         for rule in rules:

@@ -5,13 +5,12 @@ import io
 import json
 import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Callable
 
 from chalice.utils import to_cfn_resource_name
 
 from coursehub import event_rules, statemachines
-from coursehub_local.tools import layer_dir
+from coursehub.tools import layer_dir
 from coursehub_local.dispatch import DeployedFunction
 
 SAMPLE_DOMAIN = "courses.example.edu"
@@ -172,20 +171,3 @@ def _create_event_rules(events: Any, lam: Any, sources: list[statemachines.State
     for logical_id, permission in event_rules.permissions().items():
         lam.add_permission(StatementId=logical_id, **{key: event_rules.resolve(permission[key], refs) for key in (
             "FunctionName", "Action", "Principal", "SourceArn")})
-
-
-def chalice_stage_config(project_dir: Path, stage: str) -> dict:
-    """Environment, memory, timeout and per-function settings of a stage, merged as Chalice merges them."""
-    config = json.loads((project_dir / ".chalice" / "config.json").read_text())
-    stage_config = config["stages"][stage]
-    functions: dict[str, dict] = {}
-    for source in (config.get("lambda_functions", {}), stage_config.get("lambda_functions", {})):
-        for name, values in source.items():
-            functions.setdefault(name, {}).update(values)
-    return {
-        "app_name": config["app_name"],
-        "environment": {**config.get("environment_variables", {}), **stage_config.get("environment_variables", {})},
-        "lambda_timeout": stage_config.get("lambda_timeout", config.get("lambda_timeout", 60)),
-        "lambda_memory_size": stage_config.get("lambda_memory_size", config.get("lambda_memory_size", 128)),
-        "functions": functions,
-    }

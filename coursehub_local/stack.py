@@ -17,6 +17,7 @@ import boto3
 from botocore.config import Config
 
 from coursehub import statemachines
+from coursehub.chalice_config import chalice_stage_config
 from coursehub_local import moto_patches
 from coursehub_local.access_entries import AccessEntries
 from coursehub_local.acme_ca import LocalAcmeCa
@@ -33,7 +34,7 @@ from coursehub_local.event_bus import EventBus
 from coursehub_local.execution_events import ExecutionEvents
 from coursehub_local.https_proxy import HttpsConnectProxy, client_environment, write_ca_bundle
 from coursehub_local.schedules import ScheduleRunner
-from coursehub_local.seed import Seeded, chalice_stage_config, seed
+from coursehub_local.seed import Seeded, seed
 from coursehub_local.slack_receiver import SlackReceiver
 from coursehub_local.timeline import Timeline
 
@@ -116,14 +117,11 @@ class LocalStack:
     def start(self) -> "LocalStack":
         if LocalStack._running is not None:
             raise RuntimeError("a local stack already runs in this process; stop it first (moto's state is shared)")
-        from moto.core.config import default_user_config
-        from moto.moto_server.werkzeug_app import (DomainDispatcherApplication, MotoRequestHandler,
-                                                   create_backend_app)
         from werkzeug.serving import make_server
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request drowns the output
-        default_user_config["stepfunctions"] = {"execute_state_machine": True}
-        default_user_config["lambda"] = {"use_docker": False}
+        moto_patches.configure("stepfunctions", {"execute_state_machine": True})
+        moto_patches.configure("lambda", {"use_docker": False})
         if str(ROOT) not in sys.path:
             sys.path.insert(0, str(ROOT))  # the Chalice app (app.py) lives at the project root
         stage_config = chalice_stage_config(ROOT, self.config.stage)
@@ -136,9 +134,9 @@ class LocalStack:
             for port in (self.config.aws_port, self.config.slack_port, self.config.api_port):
                 _claimable(self.config.host, port)  # werkzeug exits the process on a busy port
             port = self.config.aws_port
-            moto_app = self.faults.wsgi(DomainDispatcherApplication(create_backend_app))
-            self._server = make_server(self.config.host, port, moto_app, threaded=True,
-                                       request_handler=MotoRequestHandler)
+            moto_app, request_handler = moto_patches.server_app()
+            self._server = make_server(self.config.host, port, self.faults.wsgi(moto_app), threaded=True,
+                                       request_handler=request_handler)
             port = self.config.slack_port
             self.slack = SlackReceiver(self.config.host, port)
         except OSError as error:
@@ -192,7 +190,7 @@ class LocalStack:
         for thread in self._threads:
             thread.join(timeout=5)
         moto_patches.uninstall()
-        _reset_moto()
+        moto_patches.reset()
         for name, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -293,10 +291,3 @@ def _claimable(host: str, port: int) -> None:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
-
-
-def _reset_moto() -> None:
-    from moto.moto_api._internal.models import moto_api_backend
-
-    moto_api_backend.reset()
-

@@ -19,7 +19,7 @@ _IMMUTABLE_META = ("uid", "creationTimestamp", "deletionTimestamp", "deletionGra
 
 def check_namespace_open(store: "ObjectStore", namespace: str) -> None:
     """404 if the namespace does not exist, 403 if it is being terminated."""
-    ns = store._objects[("", "namespaces")].get(("", namespace))
+    ns = store.stored(("", "namespaces"), ("", namespace))
     if ns is None:
         raise not_found("namespaces", "", namespace)
     if ns["metadata"].get("deletionTimestamp"):
@@ -66,18 +66,18 @@ def after_delete(store: "ObjectStore", rtype: ResourceType, obj: dict, propagati
         spec = obj.get("spec", {})
         key = (spec.get("group", ""), spec.get("names", {}).get("plural", ""))
         served = [t for t in store.catalogue.all() if t.custom and t.key == key]
-        for okey in list(store._objects.get(key, {})):
-            store._remove(served[0], okey, "Background")
+        for okey in store.keys_of(key):
+            store.remove(served[0], okey, "Background")
         store.catalogue.remove_crd(obj)
     if propagation == "Orphan":
         return
     uid = obj["metadata"].get("uid")
-    for rkey, okey, child in store._items():
+    for rkey, okey, child in store.stored_items():
         owners = child["metadata"].get("ownerReferences") or []
         if any(ref.get("uid") == uid for ref in owners):
             child_type = _type_for(store, rkey)
-            if child_type is not None and okey in store._objects[rkey]:
-                store._remove(child_type, okey, propagation)
+            if child_type is not None and store.stored(rkey, okey) is not None:
+                store.remove(child_type, okey, propagation)
 
 
 def _type_for(store: "ObjectStore", rkey: tuple[str, str]) -> ResourceType | None:
@@ -91,23 +91,23 @@ def start_namespace_termination(store: "ObjectStore", rtype: ResourceType, key: 
                                 current: dict) -> dict:
     """Mark a namespace Terminating and schedule removal of it and its contents."""
     if current["metadata"].get("deletionTimestamp"):
-        return store._present(rtype, current)
+        return store.present(rtype, current)
     from .store import now_iso  # imported here: store imports this module
     marked = copy.deepcopy(current)
     marked["metadata"]["deletionTimestamp"] = now_iso()
     marked["status"] = {"phase": "Terminating"}
-    store._commit(rtype, key, marked, current)
-    store._after_timer(store.namespace_finalize_delay, lambda: finalize_namespace(store, rtype, key[1]))
-    return store._present(rtype, marked)
+    store.commit(rtype, key, marked, current)
+    store.call_later(store.namespace_finalize_delay, lambda: finalize_namespace(store, rtype, key[1]))
+    return store.present(rtype, marked)
 
 
 def finalize_namespace(store: "ObjectStore", rtype: ResourceType, name: str) -> None:
     """Delete everything in a terminating namespace, then the namespace itself."""
-    with store._lock:
-        if store.closed or ("", name) not in store._objects[rtype.key]:
+    with store.lock:
+        if store.closed or store.stored(rtype.key, ("", name)) is None:
             return
         types = {t.key: t for t in store.catalogue.all() if t.namespaced}
-        for rkey, okey, _ in store._items():
-            if okey[0] == name and rkey in types and okey in store._objects[rkey]:
-                store._remove(types[rkey], okey, "Background")
-        store._remove(rtype, ("", name), "Background")
+        for rkey, okey, _ in store.stored_items():
+            if okey[0] == name and rkey in types and store.stored(rkey, okey) is not None:
+                store.remove(types[rkey], okey, "Background")
+        store.remove(rtype, ("", name), "Background")

@@ -63,7 +63,8 @@ class ObjectStore:
     def _scope(self, rtype: ResourceType, namespace: str | None) -> str:
         return (namespace or "") if rtype.namespaced else ""
 
-    def _present(self, rtype: ResourceType, obj: dict) -> dict:
+    def present(self, rtype: ResourceType, obj: dict) -> dict:
+        """A copy of a stored object as the API shows it (with its apiVersion and kind)."""
         shown = copy.deepcopy(obj)
         shown["apiVersion"], shown["kind"] = rtype.api_version, rtype.kind
         return shown
@@ -80,13 +81,13 @@ class ObjectStore:
             obj = self._bucket(rtype).get((self._scope(rtype, namespace), name))
             if obj is None:
                 raise not_found(rtype.plural, rtype.group, name)
-            return self._present(rtype, obj)
+            return self.present(rtype, obj)
 
     def list(self, rtype: ResourceType, namespace: str | None = None,
              predicate: Callable[[dict], bool] | None = None) -> tuple[list[dict], int]:
         """Copies of matching objects (all namespaces when ``namespace`` is None) and the list RV."""
         with self._lock:
-            items = [self._present(rtype, obj) for (ns, _), obj in sorted(self._bucket(rtype).items())
+            items = [self.present(rtype, obj) for (ns, _), obj in sorted(self._bucket(rtype).items())
                      if (namespace is None or ns == namespace) and (predicate is None or predicate(obj))]
             return items, self._rv
 
@@ -124,10 +125,10 @@ class ObjectStore:
             self._allocate(rtype, obj, None)
             if dry_run:
                 meta["resourceVersion"] = str(self._rv)
-                return self._present(rtype, obj)
-            self._commit(rtype, key, obj, None)
+                return self.present(rtype, obj)
+            self.commit(rtype, key, obj, None)
             lifecycle.after_write(self, rtype, obj)
-            return self._present(rtype, obj)
+            return self.present(rtype, obj)
 
     def update(self, rtype: ResourceType, obj: dict, namespace: str | None, name: str,
                subresource: str | None = None, dry_run: bool = False, keep_status: bool = True) -> dict:
@@ -161,16 +162,16 @@ class ObjectStore:
             if "generation" in current["metadata"] and _spec_of(new) != _spec_of(current):
                 new["metadata"]["generation"] = current["metadata"].get("generation", 1) + 1
             if _comparable(new) == _comparable(current):
-                return self._present(rtype, current)
+                return self.present(rtype, current)
             if dry_run:
-                return self._present(rtype, new)
+                return self.present(rtype, new)
             if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers") \
                     and rtype.kind != "Namespace":
-                self._remove(rtype, key, "Background")
-                return self._present(rtype, new)
-            self._commit(rtype, key, new, current)
+                self.remove(rtype, key, "Background")
+                return self.present(rtype, new)
+            self.commit(rtype, key, new, current)
             lifecycle.after_write(self, rtype, new)
-            return self._present(rtype, new)
+            return self.present(rtype, new)
 
     def _allocate(self, rtype: ResourceType, obj: dict, current: dict | None) -> None:
         """The values kube-apiserver allocates in the write itself (a Service's NodePorts)."""
@@ -190,7 +191,7 @@ class ObjectStore:
                 if preconditions.get(field) and preconditions[field] != current["metadata"].get(field):
                     raise conflict(rtype.plural, rtype.group, name, f"Precondition failed: {field} does not match")
             if dry_run:
-                return self._present(rtype, current), False
+                return self.present(rtype, current), False
             if rtype.kind == "Namespace" and not rtype.group:
                 return lifecycle.start_namespace_termination(self, rtype, key, current), False
             if current["metadata"].get("finalizers"):
@@ -198,10 +199,10 @@ class ObjectStore:
                     marked = copy.deepcopy(current)
                     marked["metadata"]["deletionTimestamp"] = now_iso()
                     marked["metadata"]["deletionGracePeriodSeconds"] = 0
-                    self._commit(rtype, key, marked, current)
+                    self.commit(rtype, key, marked, current)
                     current = marked
-                return self._present(rtype, current), False
-            return self._present(rtype, self._remove(rtype, key, propagation or "Background")), True
+                return self.present(rtype, current), False
+            return self.present(rtype, self.remove(rtype, key, propagation or "Background")), True
 
     # -- conveniences for in-process controllers and tests ------------------------
     def get_object(self, api_version: str, kind: str, namespace: str | None, name: str) -> dict:
@@ -227,8 +228,21 @@ class ObjectStore:
         rtype = self.resource_type(api_version, kind)
         return self.update(rtype, {"status": status}, namespace, name, subresource="status")
 
-    # -- internals shared with lifecycle -----------------------------------------
-    def _remove(self, rtype: ResourceType, key: tuple[str, str], propagation: str) -> dict:
+    # -- what lifecycle reacts with (callers hold ``lock``) ----------------------
+    def stored(self, rkey: tuple[str, str], okey: tuple[str, str]) -> dict | None:
+        """The stored object itself (not a copy) of type ``rkey`` under (namespace, name), or None."""
+        return self._objects.get(rkey, {}).get(okey)
+
+    def keys_of(self, rkey: tuple[str, str]) -> list[tuple[str, str]]:
+        """The (namespace, name) of every stored object of type ``rkey``."""
+        return list(self._objects.get(rkey, {}))
+
+    def stored_items(self) -> list[tuple[tuple[str, str], tuple[str, str], dict]]:
+        """(type key, (namespace, name), stored object) of every object, a snapshot of the store's keys."""
+        return [(rkey, okey, obj) for rkey, bucket in self._objects.items() for okey, obj in bucket.items()]
+
+    def remove(self, rtype: ResourceType, key: tuple[str, str], propagation: str) -> dict:
+        """Remove a stored object now (a DELETED event), then collect what depended on it; returns it."""
         obj = self._bucket(rtype).pop(key)
         self._rv += 1
         gone_obj = copy.deepcopy(obj)
@@ -237,17 +251,16 @@ class ObjectStore:
         lifecycle.after_delete(self, rtype, gone_obj, propagation)
         return gone_obj
 
-    def _commit(self, rtype: ResourceType, key: tuple[str, str], obj: dict, old: dict | None) -> None:
+    def commit(self, rtype: ResourceType, key: tuple[str, str], obj: dict, old: dict | None) -> None:
+        """Store ``obj`` under the next resourceVersion (an ADDED or MODIFIED event)."""
         self._rv += 1
         obj["metadata"]["resourceVersion"] = str(self._rv)
         self._bucket(rtype)[key] = obj
         self.events.append(Event(self._rv, "ADDED" if old is None else "MODIFIED", rtype.key,
                                  copy.deepcopy(obj), old))
 
-    def _items(self) -> list[tuple[tuple[str, str], tuple[str, str], dict]]:
-        return [(rkey, okey, obj) for rkey, bucket in self._objects.items() for okey, obj in bucket.items()]
-
-    def _after_timer(self, delay: float, action: Callable[[], None]) -> None:
+    def call_later(self, delay: float, action: Callable[[], None]) -> None:
+        """Run ``action`` on a timer thread after ``delay`` s, unless ``close`` comes first."""
         timer = threading.Timer(delay, action)
         timer.daemon = True
         self._timers.append(timer)

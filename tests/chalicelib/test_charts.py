@@ -9,7 +9,7 @@ from chalicelib.errors import KubeCommandFailed
 from chalicelib.runner import Runner
 from coursehub_local.chart_repository import ChartRepository
 from coursehub_local.charts import chart_file
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 
 MIRROR = "https://charts.example.edu/mirror"
 

@@ -10,7 +10,7 @@ import yaml
 from chalicelib import charts, values
 from chalicelib.hub_request import HubRequest, Limits
 from coursehub_local.charts import chart_file, chart_path, packages
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 
 ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:coursehub/dev/x-AbCdEf"
 REQUEST = HubRequest.parse({

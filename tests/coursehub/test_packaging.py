@@ -7,8 +7,8 @@ import pytest
 from chalice.utils import to_cfn_resource_name
 
 from coursehub import deploy_plan, packaging, statemachines
+from coursehub.chalice_config import chalice_stage_config
 from coursehub_local.dispatch import functions_of
-from coursehub_local.seed import chalice_stage_config
 
 CONFIG = chalice_stage_config(packaging.ROOT, "dev")
 ACCOUNT = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}

@@ -5,12 +5,13 @@ from datetime import date
 
 import pytest
 from botocore.exceptions import ClientError
-from moto.eks.exceptions import InvalidParameterException
 
 from coursehub_local import eks_cluster_rules
+from coursehub_local.moto_patches import eks_error
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import kubeconfig, kubectl
 
+InvalidParameterException = eks_error("InvalidParameterException")
 DECEMBER = date(2026, 12, 6)
 REFUSAL = ("The cluster's authentication mode must be set to one of [API, API_AND_CONFIG_MAP] "
            "to perform this operation.")

@@ -14,7 +14,7 @@ from chalicelib.releases import (apply_manifest, deployments_ready, install_or_u
                                  release_status, uninstall)
 from coursehub_local.chart_repository import ChartRepository
 from coursehub_local.charts import chart_path
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup
 from tests.local.cluster.test_volumes import ebs_csi

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from coursehub_local.charts import chart_path
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 
 HELM_TIMEOUT = 30
 

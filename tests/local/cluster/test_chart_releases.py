@@ -5,7 +5,7 @@ import subprocess
 import pytest
 
 from chalicelib import charts
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
 
 

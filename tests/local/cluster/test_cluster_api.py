@@ -6,7 +6,7 @@ import uuid
 
 from chalicelib.eks_token import get_token
 from chalicelib.kubeconfig import for_cluster, write_private
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 from tests.conftest import eventually
 
 DEPLOYMENT = {

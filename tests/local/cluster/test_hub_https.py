@@ -18,7 +18,7 @@ from cryptography import x509
 
 from coursehub_local.charts import chart_path
 from coursehub_local.cluster.certificate_secrets import ACME_SERVER_ANNOTATION
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
 from tests.local.cluster.test_volumes import ebs_csi

@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.kubeconfig import write_private
 from coursehub_local.kube.server import KubeApiServer
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 
 COMMAND_TIMEOUT = 60
 

@@ -15,7 +15,7 @@ from chalicelib.eks_token import get_token
 from coursehub_local.kube.auth import decode_token, make_eks_token_verifier
 from chalicelib.kubeconfig import write_private
 from coursehub_local.kube.server import KubeApiServer
-from coursehub_local.tools import tool_path
+from coursehub.tools import tool_path
 
 CLUSTER = "hub-eu"
 CREDENTIALS = {"testing": "testing-secret"}

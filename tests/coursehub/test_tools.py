@@ -1,7 +1,7 @@
 """helm and kubectl come from the pinned AWS CDK kubectl layers."""
 import subprocess
 
-from coursehub_local import tools
+from coursehub import tools
 
 
 def version(*argv):
