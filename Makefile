@@ -27,16 +27,18 @@ tools: $(VENV)/.installed
 demo: setup
 	$(VENV)/bin/coursehub demo
 
-# The end-to-end tests run in WORKERS processes, each with its own local stack, leaving the AWS calls they
-# recorded in CALLS_DIR; then the modules that start a stack in the test process, and the least-privilege
-# judge of every process's calls. `make test-fast` runs what needs no local stack, in under a minute.
+# First what needs no local stack (`make test-fast`, under a minute: its moto mocks reset moto's state, so it
+# never shares a process with a stack). Then the local-stack tests in WORKERS processes, each with its own
+# stack, leaving the AWS calls they recorded in CALLS_DIR; last the modules that start a stack in the test
+# process, and the least-privilege judge of every process's calls.
 WORKERS ?= 3
 CALLS_DIR := build/aws-calls
 
 test: setup
 	rm -rf $(CALLS_DIR)
+	$(PY) -m pytest -m "not local_stack" $(PYTEST_ARGS)
 	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -n $(WORKERS) --dist loadfile \
-		-m "not own_stack and not after_end_to_end" $(PYTEST_ARGS)
+		-m "local_stack and not own_stack and not after_end_to_end" $(PYTEST_ARGS)
 	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -m "own_stack or after_end_to_end" $(PYTEST_ARGS)
 
 test-fast: setup
