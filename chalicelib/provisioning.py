@@ -27,11 +27,11 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> dict:
     request = HubRequest.parse(event["request"], settings.limits(), settings.request_defaults())
     accepted = request.model_dump(mode="json")
     run = steps.run_of(event, "provision")
-    try:
-        hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, **run)
-    except hub_records.HubAlreadyExists:
+    try:  # the API records a hub before it starts the run; a run started directly has no record yet
         hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "PROVISIONING", error=None,
                                request=accepted, steps={}, current_step=None, **run)
+    except hub_records.HubNotFound:
+        hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, **run)
     return {"hub_id": hub_id, "request": accepted, "hub": steps.names(request)}
 
 
