@@ -13,10 +13,6 @@ class DnsNotResolving(CourseHubError):
     """A host name does not resolve to the load balancer yet (retry later)."""
 
 
-class HostedZoneNotFound(CourseHubError):
-    """No public hosted zone in this account serves the domain."""
-
-
 def find_zone(route53: Any, domain: str) -> str | None:
     """Id of the public hosted zone with the longest name that the domain falls under, or None."""
     best: tuple[int, str] | None = None

@@ -25,7 +25,7 @@ class HubNotFound(CourseHubError):
 
 
 class HubAlreadyExists(CourseHubError):
-    """A hub with that id is already recorded."""
+    """A live hub (not RETIRED) with that id is already recorded."""
 
 
 def now() -> str:
@@ -33,11 +33,17 @@ def now() -> str:
 
 
 def create(dynamodb: Any, table: str, hub_id: str, request: dict, **fields: Any) -> dict:
-    """Record a new hub as PROVISIONING (with any extra top-level ``fields``); refuses to overwrite an existing one."""
+    """Record a new hub as PROVISIONING (with any extra top-level ``fields``): the one writer of a new record.
+
+    A RETIRED hub's record is replaced (the course may have a new hub); a live one is kept: HubAlreadyExists.
+    """
     item = {"hub_id": hub_id, "status": "PROVISIONING", "request": request, "steps": {},
             "created_at": now(), "updated_at": now(), **fields}
     try:
-        dynamodb.put_item(TableName=table, Item=_item(item), ConditionExpression="attribute_not_exists(hub_id)")
+        dynamodb.put_item(TableName=table, Item=_item(item),
+                          ConditionExpression="attribute_not_exists(hub_id) OR #status = :retired",
+                          ExpressionAttributeNames={"#status": "status"},
+                          ExpressionAttributeValues={":retired": {"S": "RETIRED"}})
     except dynamodb.exceptions.ConditionalCheckFailedException:
         raise HubAlreadyExists(f"hub {hub_id} already exists") from None
     return item
@@ -112,18 +118,6 @@ def _set_fields(dynamodb: Any, table: str, hub_id: str, fields: dict, seen: str 
     if seen is not None:
         names["#status"], values[":seen"], condition = "status", seen, "#status = :seen"
     _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values, condition)
-
-
-def put_unless_live(dynamodb: Any, table: str, record: dict) -> bool:
-    """Write a new hub record unless one exists that is not RETIRED; False (and nothing written) if one does."""
-    try:
-        dynamodb.put_item(TableName=table, Item=_item(record),
-                          ConditionExpression="attribute_not_exists(hub_id) OR #status = :retired",
-                          ExpressionAttributeNames={"#status": "status"},
-                          ExpressionAttributeValues={":retired": {"S": "RETIRED"}})
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        return False
-    return True
 
 
 def transition(dynamodb: Any, table: str, hub_id: str, seen: str, status: str, **fields: Any) -> bool:

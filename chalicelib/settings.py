@@ -1,8 +1,10 @@
-"""One settings object, built once from the environment.
+"""One settings object, built once from the environment; the defaults of every setting live here.
 
 Per-stage values live in ``.chalice/config.json`` and the deployment's
 parameters; the deployment and the local stack only differ in these values and
-in the AWS endpoint boto3 is given.
+in the AWS endpoint boto3 is given. Every function needs ``STAGE``,
+``HUB_TABLE_NAME`` and ``SLACK_WEBHOOK_SECRET_ARN``; what a function needs
+besides is in ``FUNCTION_NEEDS``, checked when it starts (``for_function``).
 """
 from __future__ import annotations
 
@@ -15,6 +17,19 @@ from chalicelib.errors import SettingsError
 DEFAULT_INSTANCE_TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge")
 # Let's Encrypt's staging roots, shipped with the app: what a staging hub's certificate chains to.
 DEFAULT_ACME_STAGING_ROOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "letsencrypt-staging-roots.pem")
+_SCHEDULES = ("schedule_group", "scheduler_role_arn", "teardown_state_machine_arn", "notify_function_arn",
+              "scale_function_arn")
+# The settings a function cannot work without, beyond the three every function needs; by its Chalice name.
+FUNCTION_NEEDS: dict[str, tuple[str, ...]] = {
+    "api_handler": ("provision_state_machine_arn", "teardown_state_machine_arn", "idempotency_table_name",
+                    *_SCHEDULES),  # a PATCH replaces the hub's schedules
+    "create_cluster": ("cluster_role_arn", "subnet_ids"),
+    "create_nodegroup": ("node_role_arn", "kube_role_arns", "subnet_ids"),
+    "create_storage_addons": ("ebs_csi_role_arn",),
+    "schedule_lifecycle": _SCHEDULES,
+    "delete_schedules": ("schedule_group",),
+    "audit_hub": ("schedule_group",),
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,11 @@ class Settings:
         for name in names:
             if not getattr(self, name):
                 raise SettingsError(f"environment variable {name.upper()} is not set")
+
+    def for_function(self, function: str) -> "Settings":
+        """These settings, once every one ``function`` needs is there; SettingsError naming the first missing."""
+        self.require(*FUNCTION_NEEDS.get(function, ()))
+        return self
 
     def limits(self):
         """The stage's bounds on a hub request."""
@@ -102,12 +122,13 @@ class Settings:
                 raise SettingsError(f"{name} must be true or false: {text(name)!r}")
             return raw == "true"
 
-        slack_timeout = number("SLACK_TIMEOUT_SECONDS", 10, 0.1, 60)
-        kube_timeout = number("KUBE_TIMEOUT_SECONDS", 120, 10, 600, " (a Lambda runs 15 minutes at most)")
-        max_nodes = number("MAX_NODES_PER_HUB", 10, 1, 450, " (EKS allows 450 nodes per node group)")
-        horizon = number("TERM_HORIZON_DAYS", 270, 1, 730)
+        slack_timeout = number("SLACK_TIMEOUT_SECONDS", cls.slack_timeout_seconds, 0.1, 60)
+        kube_timeout = number("KUBE_TIMEOUT_SECONDS", cls.kube_timeout_seconds, 10, 600,
+                              " (a Lambda runs 15 minutes at most)")
+        max_nodes = number("MAX_NODES_PER_HUB", cls.max_nodes_per_hub, 1, 450, " (EKS allows 450 nodes per node group)")
+        horizon = number("TERM_HORIZON_DAYS", cls.term_horizon_days, 1, 730)
         repository = text("CHART_REPOSITORY") or None
-        staging_roots = text("ACME_STAGING_ROOTS") or DEFAULT_ACME_STAGING_ROOTS
+        staging_roots = text("ACME_STAGING_ROOTS") or cls.acme_staging_roots
         if not os.path.isfile(staging_roots):
             raise SettingsError(f"ACME_STAGING_ROOTS names no file: {staging_roots!r}")
         if repository and not repository.startswith(("https://", "http://")):
@@ -117,10 +138,10 @@ class Settings:
             hub_table_name=required("HUB_TABLE_NAME"),
             slack_webhook_secret_arn=required("SLACK_WEBHOOK_SECRET_ARN"),
             slack_timeout_seconds=slack_timeout,
-            tools_dir=text("TOOLS_DIR") or "/opt",
+            tools_dir=text("TOOLS_DIR") or cls.tools_dir,
             kube_timeout_seconds=kube_timeout,
             chart_repository=repository,
-            allowed_instance_types=listed("ALLOWED_INSTANCE_TYPES") or DEFAULT_INSTANCE_TYPES,
+            allowed_instance_types=listed("ALLOWED_INSTANCE_TYPES") or cls.allowed_instance_types,
             max_nodes_per_hub=int(max_nodes),
             term_horizon_days=int(horizon),
             allow_extended_support=flag("ALLOW_EXTENDED_SUPPORT"),

@@ -7,12 +7,15 @@ import urllib.error
 import urllib.request
 from typing import Any, Callable
 
+from aws_lambda_powertools import Logger
+
 from chalicelib import hub_records, slack_blocks
 from chalicelib.errors import InvalidEvent, SecretUnavailable, SlackPostFailed
 from chalicelib.secrets import read_secret
 
 Opener = Callable[..., Any]
 _URL = re.compile(r"^https://[^\s<>|]{1,2990}$")
+logger = Logger()  # the app's logger: same service, same handler
 
 
 def webhook_url(secretsmanager: Any, secret_arn: str) -> str:
@@ -99,3 +102,11 @@ def post(url: str, message: dict, *, timeout: float, opener: Opener = urllib.req
         raise SlackPostFailed(f"Slack could not be reached: {type(reason).__name__}") from None
     if not 200 <= status < 300:
         raise SlackPostFailed(f"Slack answered HTTP {status}")
+
+
+def send(secretsmanager: Any, secret_arn: str, text: str, blocks: list | None = None, *, timeout: float,
+         opener: Opener = urllib.request.urlopen) -> None:
+    """Post ``text`` (and its Block Kit ``blocks``) to the webhook kept in the secret ``secret_arn``."""
+    message = {"text": text, **({"blocks": blocks} if blocks else {})}
+    post(webhook_url(secretsmanager, secret_arn), message, timeout=timeout, opener=opener)
+    logger.info("posted to Slack", extra={"chars": len(text)})

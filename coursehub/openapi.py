@@ -41,18 +41,18 @@ class Operation:
 
 def operations() -> dict[tuple[str, str], Operation]:
     """Every route of the API by (method, path); a route missing here fails the generator."""
-    from chalicelib import hub_api, hub_records
+    from chalicelib import api_input, hub_records, workflow_runs
 
     hub_errors = {400: ("InvalidHubId",), 404: ("HubNotFound",)}
     idempotency_key = {"name": "Idempotency-Key", "in": "header", "required": False,
-                       "description": f"makes a retried POST safe: for {hub_api.IDEMPOTENCY_HOURS} hours the same "
+                       "description": f"makes a retried POST safe: for {workflow_runs.IDEMPOTENCY_HOURS} hours the same "
                                       "key and body get the first answer, the same key with another body 422",
-                       "schema": {"type": "string", "pattern": hub_api.IDEMPOTENCY_KEY, "maxLength": 128}}
+                       "schema": {"type": "string", "pattern": api_input.IDEMPOTENCY_KEY, "maxLength": 128}}
     query = (
         {"name": "status", "in": "query", "required": False, "description": "only hubs with this status",
          "schema": {"type": "string", "enum": list(hub_records.STATUSES)}},
         {"name": "limit", "in": "query", "required": False, "description": "hubs per page",
-         "schema": {"type": "integer", "minimum": 1, "maximum": hub_api.MAX_PAGE_SIZE, "default": hub_api.PAGE_SIZE}},
+         "schema": {"type": "integer", "minimum": 1, "maximum": api_input.MAX_PAGE_SIZE, "default": api_input.PAGE_SIZE}},
         {"name": "next", "in": "query", "required": False, "description": "the previous page's `next`",
          "schema": {"type": "string"}},
     )

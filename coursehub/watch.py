@@ -43,7 +43,7 @@ def ended(hub: dict) -> bool:
         return True
     # The total counts a step only some runs take ("Check DNS resolves", when the DNS records are created by
     # hand), so a run is also over once the workflow's last step has succeeded and nothing runs.
-    from chalicelib.hub_api import STEPS  # the workflows' steps, as the API counts them
+    from chalicelib.api_views import STEPS  # the workflows' steps, as the API counts them
 
     last = (STEPS.get(hub.get("workflow") or "provision") or ("",))[-1]
     return (any(s["name"] == last and s["outcome"] == "SUCCEEDED" for s in steps)

@@ -293,14 +293,14 @@ class TestDns:
 
         monkeypatch.setattr(dns_records, "check_resolves",
                             functools.partial(dns_records.check_resolves, resolve=resolve))
-        event = hub("Wait for DNS to resolve", dns={"target": "lb-1.elb.amazonaws.com"})
+        event = hub("Check DNS resolves", dns={"target": "lb-1.elb.amazonaws.com"})
         with pytest.raises(DnsNotResolving, match="hub.binder.courses.example.edu does not resolve"):
             provisioning.check_dns(dynamodb, settings, event)
-        assert running(record(), "Wait for DNS to resolve")
+        assert running(record(), "Check DNS resolves")
         answers["hub.binder.courses.example.edu"] = "192.0.2.10"
         assert provisioning.check_dns(dynamodb, settings, event) == {
             "resolved": ["binder.courses.example.edu", "hub.binder.courses.example.edu"]}
-        assert succeeded(record(), "Wait for DNS to resolve")
+        assert succeeded(record(), "Check DNS resolves")
 
 
 class TestCertificatesAndHttps:

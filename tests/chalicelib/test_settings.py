@@ -83,3 +83,26 @@ def test_staging_hubs_are_verified_against_lets_encrypts_staging_roots_unless_th
     assert Settings.from_env({**GOOD, "ACME_STAGING_ROOTS": str(own)}).acme_staging_roots == str(own)
     with pytest.raises(SettingsError, match="ACME_STAGING_ROOTS"):
         Settings.from_env({**GOOD, "ACME_STAGING_ROOTS": str(tmp_path / "missing.pem")})
+
+
+def test_a_function_missing_a_variable_it_needs_fails_naming_it():
+    settings = Settings.from_env(GOOD)  # what every function needs is there
+    assert settings.for_function("check_cluster") is settings  # needs nothing more
+    with pytest.raises(SettingsError, match="CLUSTER_ROLE_ARN"):
+        settings.for_function("create_cluster")
+    with pytest.raises(SettingsError, match="PROVISION_STATE_MACHINE_ARN"):
+        settings.for_function("api_handler")
+
+
+def test_a_function_handler_refuses_to_run_without_its_settings(monkeypatch):
+    import app
+    from chalicelib import handlers
+    from chalice.local import LambdaContext
+
+    for name, value in GOOD.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CLUSTER_ROLE_ARN", raising=False)
+    handlers.cold_start()
+    with pytest.raises(SettingsError, match="CLUSTER_ROLE_ARN"):
+        app.create_cluster({"hub_id": "hub-x", "request": {}}, LambdaContext("coursehub-dev-create_cluster", 256))
+    handlers.cold_start()

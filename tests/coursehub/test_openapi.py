@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from pydantic import ValidationError
 
 import app
-from chalicelib import hub_api
+from chalicelib import api_errors, api_input, api_views, hub_api, workflow_runs
 from chalicelib.hub_request import HubRequest, Limits
 from coursehub import openapi
 from coursehub.demo import sample_request
@@ -83,7 +83,7 @@ def test_the_parameters_and_bodies_are_the_ones_the_api_reads(document):
 
 
 def test_every_error_code_the_api_raises_is_documented_with_its_status(document):
-    source = Path(hub_api.__file__).read_text()
+    source = "".join(Path(m.__file__).read_text() for m in (api_input, api_views, hub_api, workflow_runs))
     raised = set(re.findall(r'ApiError\(\s*(\d{3}),\s*"(\w+)"', source))
     assert len(raised) >= 12
     documented = {(status, code) for operations in document["paths"].values() for operation in operations.values()
@@ -116,18 +116,18 @@ def test_a_hub_as_the_api_shows_it_matches_the_schemas(document):
                "error": {"step": "Delete the cluster", "error": "ClusterStillExists", "cause": "still there"},
                "audit": {"clean": True, "found": {}, "cleaned": {}, "remaining": {}, "summary": "nothing left"}}
     for hub in (record, retired, {"hub_id": "hub-x", "status": "PROVISIONING"}):
-        _validate(document, "GET", "/hubs/{hub_id}", 200, hub_api.view(hub))
-        _validate(document, "POST", "/hubs", 202, hub_api.view(hub))
-    _validate(document, "GET", "/hubs", 200, {"hubs": [hub_api.summary(record)], "next": "Imh1Yi14Ig"})
+        _validate(document, "GET", "/hubs/{hub_id}", 200, api_views.view(hub))
+        _validate(document, "POST", "/hubs", 202, api_views.view(hub))
+    _validate(document, "GET", "/hubs", 200, {"hubs": [api_views.summary(record)], "next": "Imh1Yi14Ig"})
 
 
 def test_the_api_errors_match_the_error_schema(document):
     try:
         HubRequest.parse({"course_id": "CS 101", "nodes": {"max_size": 0}}, Limits())
     except ValidationError as error:
-        invalid = hub_api.invalid(error)
+        invalid = api_input.invalid(error)
     _validate(document, "POST", "/hubs", 400, invalid.body())
-    busy = hub_api.ApiError(409, "HubBusy", "hub hub-x is RETIRING", hub_status="RETIRING")
+    busy = api_errors.ApiError(409, "HubBusy", "hub hub-x is RETIRING", hub_status="RETIRING")
     _validate(document, "PATCH", "/hubs/{hub_id}", 409, busy.body())
     with pytest.raises(jsonschema.ValidationError):  # a code the route does not answer with
-        _validate(document, "GET", "/hubs/{hub_id}", 404, hub_api.ApiError(404, "HubBusy", "no").body())
+        _validate(document, "GET", "/hubs/{hub_id}", 404, api_errors.ApiError(404, "HubBusy", "no").body())

@@ -9,6 +9,7 @@ from chalice.utils import to_cfn_resource_name
 from coursehub import deploy_plan, packaging, statemachines
 from coursehub.chalice_config import chalice_stage_config
 from coursehub_local.dispatch import functions_of
+from chalicelib.settings import Settings
 
 CONFIG = chalice_stage_config(packaging.ROOT, "dev")
 ACCOUNT = {"${AWS::Partition}": "aws", "${AWS::Region}": "us-east-1", "${AWS::AccountId}": "123456789012"}
@@ -72,10 +73,14 @@ def test_the_kubectl_layer_goes_to_exactly_the_functions_that_run_helm_and_kubec
 
 def test_the_settings_come_from_parameters_defaulting_to_the_stage_config(template, resources):
     parameters = template["Parameters"]
-    for variable, parameter in (("ALLOWED_INSTANCE_TYPES", "AllowedInstanceTypes"),
-                                ("MAX_NODES_PER_HUB", "MaxNodesPerHub"), ("TERM_HORIZON_DAYS", "TermHorizonDays"),
-                                ("ALLOW_EXTENDED_SUPPORT", "AllowExtendedSupport")):
-        assert str(parameters[parameter]["Default"]) == CONFIG["environment"][variable]
+    # A stage that sets none of them gets chalicelib/settings.py's defaults, the one place defaults live.
+    defaults = Settings.from_env({"STAGE": "dev", "HUB_TABLE_NAME": "t", "SLACK_WEBHOOK_SECRET_ARN": "arn:x"})
+    for variable, parameter, default in (
+            ("ALLOWED_INSTANCE_TYPES", "AllowedInstanceTypes", ",".join(defaults.allowed_instance_types)),
+            ("MAX_NODES_PER_HUB", "MaxNodesPerHub", str(defaults.max_nodes_per_hub)),
+            ("TERM_HORIZON_DAYS", "TermHorizonDays", str(defaults.term_horizon_days)),
+            ("ALLOW_EXTENDED_SUPPORT", "AllowExtendedSupport", str(defaults.allow_extended_support).lower())):
+        assert str(parameters[parameter]["Default"]).lower() == CONFIG["environment"].get(variable, default).lower()
         for function in functions(resources).values():
             assert function["Properties"]["Environment"]["Variables"][variable] == {"Ref": parameter}
     variables = resources["NotifySlack"]["Properties"]["Environment"]["Variables"]

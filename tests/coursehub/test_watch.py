@@ -36,7 +36,7 @@ def test_a_run_is_over_when_ready_with_every_step_done_retired_or_failed():
 
 
 def test_a_ready_hub_whose_last_step_succeeded_is_over_though_a_step_it_skipped_counts_in_the_total():
-    from chalicelib.hub_api import STEPS
+    from chalicelib.api_views import STEPS
 
     last = STEPS["provision"][-1]
     assert watch.ended(view("READY", [step("Publish DNS"), step(last)], done=12, total=13))

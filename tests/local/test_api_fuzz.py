@@ -20,7 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import hub_api, hub_records
+from chalicelib import api_input, hub_records
+from chalicelib.api_errors import ApiError
 from chalicelib.hub_request import HubChanges, HubRequest
 from chalicelib.settings import Settings
 from coursehub import openapi
@@ -195,8 +196,8 @@ def broken_requests(draw) -> dict:
 def _accepted(raw: bytes) -> bool:
     """Whether the API would accept ``raw`` as a hub request (same code, same settings)."""
     try:
-        hub_api.parse_request(hub_api.json_object(raw), _settings())
-    except (hub_api.ApiError, RecursionError):  # RecursionError: json.loads of a body nested too deeply
+        api_input.parse_request(api_input.json_object(raw), _settings())
+    except (ApiError, RecursionError):  # RecursionError: json.loads of a body nested too deeply
         return False
     return True
 
@@ -322,7 +323,12 @@ def junk_queries(draw) -> dict:
 @given(query=junk_queries())
 def test_a_junk_query_is_refused(api, query):
     answer = send(api, "GET", "/hubs", "/hubs", query=query)
-    assert answer["status"] in (200, 400), answer
+    try:
+        api_input.page_query(query)
+    except ApiError as refused:
+        assert (answer["status"], answer["code"], answer["field"]) == (400, "InvalidQuery", refused.field), answer
+    else:  # a query of only good values is a page
+        assert answer["status"] == 200 and isinstance(answer["hubs"], list), answer
 
 
 def test_zz_the_fuzz_sent_enough_requests_and_started_nothing(api, stack):
