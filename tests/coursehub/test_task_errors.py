@@ -1,6 +1,6 @@
 """Each Task retries only errors its function can raise, and the ASL files leave the shared Retry and Catch to rendering.
 
-What a function can raise is read from the code: from its handler in app.py, every
+What a function can raise is read from the code: from its handler in app.py or its Blueprints (chalicelib/handlers), every
 function and class of app.py and chalicelib it names is followed (a class with all
 its methods), and an error class it reaches is one it can raise. AwsTransientError
 comes from app.py's middleware, for a handler that uses the AWS client getter.
@@ -24,6 +24,8 @@ class Module:
     def __init__(self, name: str):
         self.name = name
         path = ROOT / (name.replace(".", "/") + ".py")
+        if not path.exists():  # a package
+            path = ROOT / name.replace(".", "/") / "__init__.py"
         self.tree = ast.parse(path.read_text())
         self.defs = {node.name: node for node in self.tree.body
                      if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
@@ -32,7 +34,8 @@ class Module:
             if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("chalicelib"):
                 for alias in node.names:
                     target = f"{node.module}.{alias.name}"
-                    if (ROOT / (target.replace(".", "/") + ".py")).exists():
+                    if (ROOT / (target.replace(".", "/") + ".py")).exists() \
+                            or (ROOT / target.replace(".", "/") / "__init__.py").exists():
                         self.imports[alias.asname or alias.name] = (target, None)
                     else:
                         self.imports[alias.asname or alias.name] = (node.module, alias.name)
@@ -91,24 +94,30 @@ def error_classes() -> dict[str, tuple[str, str]]:
     return {name: where for name, (where, _) in bases.items() if is_error(name)}
 
 
+HANDLER_MODULES = ("app", *(f"chalicelib.handlers.{p.stem}" for p in sorted((ROOT / "chalicelib" / "handlers").glob("*.py"))
+                            if p.stem != "__init__"))
+AWS_GETTERS = {("app", "aws"), ("chalicelib.handlers", "aws")}  # where the handlers get their boto3 clients
+
+
 @cache
-def handlers() -> dict[str, ast.FunctionDef]:
-    """Chalice name -> the ``@app.lambda_function`` handler in app.py."""
+def handlers() -> dict[str, tuple[str, ast.FunctionDef]]:
+    """Chalice name -> (module, ``@<app or blueprint>.lambda_function`` handler) in app.py and its Blueprints."""
     found = {}
-    for node in module("app").tree.body:
-        for decorator in getattr(node, "decorator_list", []):
-            if (isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "lambda_function"):
-                found[next(k.value.value for k in decorator.keywords if k.arg == "name")] = node
+    for name in HANDLER_MODULES:
+        for node in module(name).tree.body:
+            for decorator in getattr(node, "decorator_list", []):
+                if isinstance(decorator, ast.Call) and getattr(decorator.func, "attr", "") == "lambda_function":
+                    found[next(k.value.value for k in decorator.keywords if k.arg == "name")] = (name, node)
     return found
 
 
 @cache
 def raisable(function: str) -> frozenset[str]:
     """The project's error classes ``function`` can raise, as Step Functions names them."""
-    handler = handlers()[function]
-    reached = reachable(("app", handler.name))
+    where, handler = handlers()[function]
+    reached = reachable((where, handler.name))
     errors = {name for name, where in error_classes().items() if where in reached}
-    if ("app", "aws") in reached:  # the AWS client getter: app.py's middleware names throttling and 5xx so
+    if reached & AWS_GETTERS:  # the AWS client getter: app.py's middleware names throttling and 5xx so
         errors.add(task_errors.AWS)
     return frozenset(errors)
 
