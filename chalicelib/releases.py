@@ -3,7 +3,7 @@
 No ``helm --wait``: a Lambda that dies while helm waits leaves the release in
 ``pending-*`` (aws-cdk issue #22257), and every later upgrade then fails with
 "another operation (install/upgrade/rollback) is in progress". Readiness is
-polled by the state machine instead (``deployments_ready``), and every install
+judged by the workflow's HTTPS check of the hub instead, and every install
 starts by recovering a release such a dead Lambda left behind (helm issue #7476).
 """
 from __future__ import annotations
@@ -101,29 +101,6 @@ def apply_manifest(runner: Runner, manifest: dict) -> str:
         redact += [value for part in ("data", "stringData") for value in (manifest.get(part) or {}).values()]
     return runner.kubectl("apply", "--server-side", "--force-conflicts", f"--field-manager={FIELD_MANAGER}",
                           "-f", "-", "-o", "name", stdin=json.dumps(manifest), redact=redact).strip()
-
-
-def deployments_ready(runner: Runner, namespace: str) -> tuple[list[str], list[str]]:
-    """Names of the Deployments in ``namespace`` that have rolled out, and of those that have not.
-
-    An empty or missing namespace gives ([], []): the caller decides whether that means "not yet".
-    """
-    listing = json.loads(runner.kubectl("get", "deployments", "--namespace", namespace, "-o", "json"))
-    ready, pending = [], []
-    for deployment in listing.get("items", []):
-        (ready if rolled_out(deployment) else pending).append(deployment["metadata"]["name"])
-    return sorted(ready), sorted(pending)
-
-
-def rolled_out(deployment: dict) -> bool:
-    """What ``kubectl rollout status`` checks: the controller saw this spec and every replica is new and available."""
-    spec, status = deployment.get("spec", {}), deployment.get("status") or {}
-    wanted = spec.get("replicas", 1)
-    updated = status.get("updatedReplicas", 0)
-    return (status.get("observedGeneration", 0) >= deployment["metadata"].get("generation", 0)
-            and updated >= wanted
-            and status.get("replicas", 0) <= updated  # no old replicas still terminating
-            and status.get("availableReplicas", 0) >= updated)
 
 
 def secret_values(tree) -> list[str]:

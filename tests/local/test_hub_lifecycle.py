@@ -6,10 +6,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import hub_records, hub_schedules, https_check, releases
+from chalicelib import hub_records, hub_schedules, https_check
 from chalicelib.kube_session import cluster_session
 from coursehub_local.schedule_expressions import next_time
 from tests.conftest import eventually
+from tests.local.rollouts import deployments_ready
 from tests.local.test_provision_workflow import hub_request, provision
 
 ZONE = "America/New_York"
@@ -136,7 +137,7 @@ def _ready_nodes(stack, cluster):
 
 def _workloads(stack, cluster):
     with _session(stack, cluster) as runner:
-        return releases.deployments_ready(runner, "binderhub")
+        return deployments_ready(runner, "binderhub")
 
 
 def _session(stack, cluster):

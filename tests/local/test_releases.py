@@ -10,12 +10,13 @@ from chalicelib import charts, values
 from chalicelib.errors import KubeCommandFailed, KubeNotFound
 from chalicelib.hub_request import HubRequest, Limits
 from chalicelib.kube_session import cluster_session
-from chalicelib.releases import (apply_manifest, deployments_ready, install_or_upgrade, recover_if_stuck,
+from chalicelib.releases import (apply_manifest, install_or_upgrade, recover_if_stuck,
                                  release_status, uninstall)
 from coursehub_local.chart_repository import ChartRepository
 from coursehub_local.charts import chart_path
 from coursehub.tools import tool_path
 from tests.conftest import eventually
+from tests.local.rollouts import deployments_ready
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup
 from tests.local.cluster.test_volumes import ebs_csi
 
