@@ -31,7 +31,7 @@ demo: setup
 # never shares a process with a stack). Then the local-stack tests in WORKERS processes, each with its own
 # stack, leaving the AWS calls they recorded in CALLS_DIR; last the modules that start a stack in the test
 # process, and the least-privilege judge of every process's calls.
-WORKERS ?= 3
+WORKERS ?= 4
 CALLS_DIR := build/aws-calls
 
 test: setup
