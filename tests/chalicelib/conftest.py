@@ -5,6 +5,7 @@ in-memory and DynamoDB stores), so the twin cannot drift from DynamoDB unnoticed
 """
 from __future__ import annotations
 
+import contextlib
 import io
 import itertools
 import json
@@ -111,3 +112,21 @@ def logged():
 
     yield lines
     steps.logger.removeHandler(handler)
+
+
+@pytest.fixture
+def eks():
+    """The fake EKS the step tests share (tests/chalicelib/fakes.py)."""
+    from tests.chalicelib.fakes import FakeEks
+
+    return FakeEks()
+
+
+@pytest.fixture
+def runner(tmp_path, monkeypatch):
+    """helm and kubectl on the hub's cluster, as ``steps.kube`` would give them."""
+    from tests.chalicelib.fakes import FakeRunner
+
+    fake = FakeRunner(str(tmp_path))
+    monkeypatch.setattr(steps, "kube", lambda clients, settings, request: contextlib.nullcontext(fake))
+    return fake

@@ -3,7 +3,6 @@
 Every test runs on the in-memory hub table and on moto's DynamoDB (``dynamodb``); EKS, subnets, load balancers,
 schedules and helm/kubectl are fakes (tests/chalicelib/fakes.py); Route53 and Secrets Manager are moto's.
 """
-import contextlib
 import functools
 import json
 from datetime import date, datetime, timedelta, timezone
@@ -19,24 +18,11 @@ from chalicelib.hub_charts import CertificatesNotReady, IngressNotReady
 from chalicelib.https_check import HubNotAnswering
 from chalicelib.storage_addons import StorageAddonsNotReady
 from tests.chalicelib.conftest import HUB
-from tests.chalicelib.fakes import FakeEc2, FakeEks, FakeElb, FakeRunner, FakeScheduler
+from tests.chalicelib.fakes import FakeEc2, FakeElb, FakeScheduler
 from tests.chalicelib.test_hub_request import GOOD
 
 CLUSTER = "coursehub-cs101"
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
-
-
-@pytest.fixture
-def eks():
-    return FakeEks()
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    """helm and kubectl on the hub's cluster, as ``steps.kube`` would give them."""
-    fake = FakeRunner(str(tmp_path))
-    monkeypatch.setattr(steps, "kube", lambda clients, settings, request: contextlib.nullcontext(fake))
-    return fake
 
 
 def running(record, step):

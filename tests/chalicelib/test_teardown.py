@@ -4,7 +4,6 @@ Every test runs on the in-memory hub table and on moto's DynamoDB (``dynamodb``)
 are fakes (tests/chalicelib/fakes.py); Route53 is moto's; the audit (tests/chalicelib/test_audit.py) is replaced
 by what it would find.
 """
-import contextlib
 
 import pytest
 
@@ -13,23 +12,11 @@ from chalicelib.eks_cluster import ClusterBusy, ClusterFailed, NodegroupBusy
 from chalicelib.errors import InvalidEvent
 from chalicelib.teardown import CloudResourcesRemain, ClusterStillExists, NodegroupStillExists
 from tests.chalicelib.conftest import HUB
-from tests.chalicelib.fakes import FakeEks, FakeRunner, FakeScheduler
+from tests.chalicelib.fakes import FakeEks, FakeScheduler
 from tests.chalicelib.test_provisioning import running, succeeded
 
 CLUSTER = "coursehub-cs101"
 HOSTS = ["binder.courses.example.edu", "hub.binder.courses.example.edu"]
-
-
-@pytest.fixture
-def eks():
-    return FakeEks()
-
-
-@pytest.fixture
-def runner(tmp_path, monkeypatch):
-    fake = FakeRunner(str(tmp_path))
-    monkeypatch.setattr(steps, "kube", lambda clients, settings, request: contextlib.nullcontext(fake))
-    return fake
 
 
 class TestRecordTheHubAsRetiring:
