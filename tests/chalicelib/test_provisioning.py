@@ -10,7 +10,7 @@ from datetime import date, datetime, timedelta, timezone
 import pytest
 from pydantic import ValidationError
 
-from chalicelib import dns_records, eks_cluster, hub_records, https_check, provisioning, steps
+from chalicelib import dns_records, eks_cluster, hub_records, https_check, provisioning
 from chalicelib.dns_records import DnsNotResolving
 from chalicelib.eks_cluster import ClusterFailed, ClusterNotReady, NodegroupNotReady
 from chalicelib.errors import InvalidEvent, SettingsError

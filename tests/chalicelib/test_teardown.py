@@ -7,7 +7,7 @@ by what it would find.
 
 import pytest
 
-from chalicelib import audit, hub_records, steps, teardown
+from chalicelib import audit, hub_records, teardown
 from chalicelib.eks_cluster import ClusterBusy, ClusterFailed, NodegroupBusy
 from chalicelib.errors import InvalidEvent
 from chalicelib.teardown import CloudResourcesRemain, ClusterStillExists, NodegroupStillExists
