@@ -74,9 +74,11 @@ UNREACHED = {
 }
 
 
-# Grants a run may or may not use, depending on timing. "Configure the load balancer" patched the ingress ELB's
-# health check in one full run and not in another (the same on the single runs checked by hand); the interleaving
-# that makes it differ from port 80's NodePort was not found. On AWS the provider's re-sync may race it the same way.
+# Grants a run may or may not use, depending on timing. "Configure the load balancer" patches the ingress ELB's
+# health check only when it is not on port 80's NodePort. That happened in some full runs while the stand-in let a
+# Service rewritten without NodePorts get new ones (the ELB then checked a stale port); since NodePorts come from the
+# API server's write (coursehub_local/kube/node_ports.py), two full runs checked did not use it. On AWS the patch
+# stays the safety net for an ELB whose check was edited by hand.
 TIMING_DEPENDENT = {
     ("configure_load_balancer", "elasticloadbalancing:ConfigureHealthCheck"):
         "a classic ELB read before (or with) a health check the provider set wrong",
