@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import (dns_records, eks_cluster, hub_charts, hub_records, hub_schedules, https_check,
-                        load_balancer, steps, storage_addons)
+                        load_balancer, steps, storage_addons, subnets)
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -40,13 +40,13 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
 
 
 @steps.step
-def create_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
-    """Start creating the hub's EKS cluster, or reuse the one this hub already has."""
+def create_cluster(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """Start creating the hub's EKS cluster (in the stage's subnets EKS supports), or reuse this hub's."""
     request = steps.request_of(event)
     settings.require("cluster_role_arn", "subnet_ids")
     result = eks_cluster.create_cluster(
         eks, name=request.cluster_name, hub_id=event["hub_id"], version=request.kubernetes_version,
-        role_arn=settings.cluster_role_arn, subnet_ids=list(settings.subnet_ids),
+        role_arn=settings.cluster_role_arn, subnet_ids=subnets.for_cluster(ec2, list(settings.subnet_ids)),
         tags={"coursehub:course": request.course_id, "coursehub:stage": settings.stage})
     return steps.done(result, "reused" if result["reused"] else "created")
 
@@ -67,7 +67,7 @@ def create_nodegroup(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, even
         eks_cluster.grant_admin(eks, name=request.cluster_name, principal_arn=role)
     result = eks_cluster.create_nodegroup(
         eks, cluster=request.cluster_name, hub_id=event["hub_id"], node_role_arn=settings.node_role_arn,
-        subnet_ids=storage_addons.one_zone(ec2, list(settings.subnet_ids)), instance_type=request.nodes.instance_type,
+        subnet_ids=subnets.for_nodes(ec2, list(settings.subnet_ids)), instance_type=request.nodes.instance_type,
         scaling=request.nodes.model_dump(exclude={"instance_type"}), tags={"coursehub:course": request.course_id})
     return steps.done(result)
 

@@ -84,15 +84,3 @@ def check(eks: Any, cluster: str) -> dict:
     if waiting:
         raise StorageAddonsNotReady("; ".join(waiting))
     return {"addons": versions}
-
-
-def one_zone(ec2: Any, subnet_ids: list[str]) -> list[str]:
-    """The subnets of the first Availability Zone (by name) among ``subnet_ids``.
-
-    An EBS volume lives in one zone and a pod using it runs only on a node there (EKS user guide, ebs-csi). The hub's
-    database volume is made in the zone of the node its pod first runs on; a node group spread over several zones
-    could later (after scaling to zero and back) have no node in that zone, and the hub would never start again.
-    """
-    zones = {s["SubnetId"]: s["AvailabilityZone"] for s in ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"]}
-    first = min(zones.values())
-    return [subnet for subnet in subnet_ids if zones[subnet] == first]

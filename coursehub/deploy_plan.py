@@ -18,7 +18,9 @@ NAME_PROPERTIES = ("FunctionName", "RoleName", "TableName", "StateMachineName", 
 def describe(template: dict, given: Mapping[str, str], stack: str) -> str:
     """The dry run's report for ``template`` with the ``given`` parameters."""
     values = parameter_values(template, given)
-    conditions = {name: evaluate(rule, template, values) for name, rule in template.get("Conditions", {}).items()}
+    # Only the conditions resources depend on: others may need what a dry run does not know (the region).
+    conditions = {name: evaluate(template["Conditions"][name], template, values)
+                  for name in {r["Condition"] for r in template["Resources"].values() if "Condition" in r}}
     lines = [f"Stack {stack}: what a deploy would create (a dry run: nothing was sent to AWS)", "",
              "Parameters"]
     missing = []

@@ -54,10 +54,17 @@ class EksLifecycle:
         self.network = ControlPlaneNetwork()
 
     def create_cluster(self, original: Callable, backend: Any, *args, access_config: dict | None = None, **kwargs):
-        from coursehub_local.eks_cluster_rules import check_create
+        from coursehub_local.eks_cluster_rules import check_create, check_subnets
 
-        version, access = check_create(kwargs.get("name", args[0] if args else ""), kwargs.pop("version", None),
-                                       access_config, self.timeline.clock.now().date())
+        name = kwargs.get("name", args[0] if args else "")
+        version, access = check_create(name, kwargs.pop("version", None), access_config,
+                                       self.timeline.clock.now().date())
+        if name not in backend.clusters:  # an existing name is moto's ResourceInUseException, as on EKS
+            ec2 = _ec2(backend)
+            config = kwargs.get("resources_vpc_config") or {}
+            subnets = [ec2.get_subnet(subnet) for subnet in config.get("subnetIds") or []]
+            check_subnets(name, [(s.availability_zone, s.availability_zone_id) for s in subnets],
+                          [(z.name, z.zone_id) for z in ec2.describe_availability_zones()])
         cluster = original(backend, *args, version=version, **kwargs)
         cluster.access_config = access
         cluster.status = "CREATING"

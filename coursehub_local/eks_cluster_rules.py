@@ -1,4 +1,4 @@
-"""What EKS refuses in CreateCluster and moto accepts: the Kubernetes version and the access configuration.
+"""What EKS refuses in CreateCluster and moto accepts: the Kubernetes version, the access configuration, the subnets.
 
 - Version: EKS creates clusters only on a version it offers that day, in standard or
   extended support; "On the end of extended support date, you can no longer create new
@@ -20,6 +20,14 @@
   call answers ``InvalidRequestException: The cluster's authentication mode must be set to one
   of [API, API_AND_CONFIG_MAP] to perform this operation.`` (upbound/configuration-aws-eks #122
   for DescribeAccessEntry; likelion-devops-7th-team04 #286 for CreateAccessEntry).
+- Subnets: "you specify a VPC and at least two subnets that are in different Availability Zones" (EKS user
+  guide, network-reqs); fewer answer ``InvalidParameterException: Subnets specified must be in at least two
+  different AZs`` (as users report it, e.g. terraform-aws-modules examples). EKS does not support the zones
+  ``use1-az3``, ``usw1-az2`` and ``cac1-az3`` (AZ IDs; EKS user guide, network requirements): a subnet there
+  answers ``UnsupportedAvailabilityZoneException`` with ``validZones`` (EKS API reference), worded as in the
+  EKS user guide's troubleshooting ("Insufficient capacity"): "Cannot create cluster 'example-cluster' because
+  us-east-1d, the targeted availability zone, does not currently have sufficient capacity to support the
+  cluster. Retry and choose from these availability zones: us-east-1a, us-east-1b, us-east-1c".
 """
 from __future__ import annotations
 
@@ -60,6 +68,24 @@ def check_create(name: str, version: str | None, access_config: dict | None, tod
             message="bootstrapClusterCreatorAdminPermissions must be true if cluster authentication mode is set "
                     "to CONFIG_MAP")
     return version, {"authenticationMode": mode, "bootstrapClusterCreatorAdminPermissions": bootstrap}
+
+
+UNSUPPORTED_ZONE_IDS = frozenset({"use1-az3", "usw1-az2", "cac1-az3"})
+
+
+def check_subnets(name: str, zones: list[tuple[str, str]], region_zones: list[tuple[str, str]]) -> None:
+    """Raise as EKS does for subnets in ``zones`` (each subnet's AZ name and ID) of a region with ``region_zones``."""
+    for zone_name, zone_id in zones:
+        if zone_id in UNSUPPORTED_ZONE_IDS:
+            valid = [n for n, i in region_zones if i not in UNSUPPORTED_ZONE_IDS]
+            raise moto_patches.eks_error("UnsupportedAvailabilityZoneException")(
+                clusterName=name, validZones=valid,
+                message=f"Cannot create cluster '{name}' because {zone_name}, the targeted availability zone, does "
+                        f"not currently have sufficient capacity to support the cluster. Retry and choose from these "
+                        f"availability zones: {', '.join(valid)}")
+    if len({zone_id for _, zone_id in zones}) < 2:
+        raise moto_patches.eks_error("InvalidParameterException")(
+            clusterName=name, message="Subnets specified must be in at least two different AZs")
 
 
 def access_entries_refused(cluster: Any) -> str | None:

@@ -428,9 +428,14 @@ def eks_error(name: str) -> type[Exception]:
     """One of moto's EKS errors (raised in a backend call, moto answers it as EKS does)."""
     from moto.eks import exceptions
 
+    class UnsupportedAvailabilityZoneException(exceptions.EKSError):  # EKS API reference; moto has none
+        TYPE = "UnsupportedAvailabilityZoneException"
+        STATUS = 400
+
     return {"InvalidParameterException": exceptions.InvalidParameterException,
             "ResourceInUseException": exceptions.ResourceInUseException,
-            "ResourceNotFoundException": exceptions.ResourceNotFoundException}[name]
+            "ResourceNotFoundException": exceptions.ResourceNotFoundException,
+            "UnsupportedAvailabilityZoneException": UnsupportedAvailabilityZoneException}[name]
 
 
 def ec2_security_group_not_found() -> type[Exception]:

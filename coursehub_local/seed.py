@@ -33,7 +33,8 @@ class Seeded:
     state_machines: dict[str, str] = field(default_factory=dict)
     hosted_zone_id: str = ""
     vpc_id: str = ""
-    subnet_ids: list[str] = field(default_factory=list)
+    subnet_ids: list[str] = field(default_factory=list)  # in two zones EKS supports
+    unsupported_subnet_id: str = ""  # in use1-az3, where EKS makes no cluster
     schedule_group: str = ""
     environment: dict[str, str] = field(default_factory=dict)
 
@@ -88,6 +89,11 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.42.{index}.0/24",
                                    AvailabilityZone=f"{client('ec2').meta.region_name}{zone_name}")
         out.subnet_ids.append(subnet["Subnet"]["SubnetId"])
+    if ec2.meta.region_name == "us-east-1":
+        # A deployment given its VPC's subnets (the SubnetIds parameter) may include one in a zone EKS does not
+        # support, as an admin listing every subnet would: the functions get one.
+        out.unsupported_subnet_id = ec2.create_subnet(VpcId=vpc, CidrBlock="10.42.9.0/24",
+                                                      AvailabilityZoneId="use1-az3")["Subnet"]["SubnetId"]
 
     out.schedule_group = prefix
     region = ec2.meta.region_name
@@ -106,7 +112,7 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         "NODE_ROLE_ARN": out.roles["eks-node"],
         "EBS_CSI_ROLE_ARN": out.roles["ebs-csi"],
         "KUBE_ROLE_ARNS": out.roles["lambda"],
-        "SUBNET_IDS": ",".join(out.subnet_ids),
+        "SUBNET_IDS": ",".join(filter(None, [out.subnet_ids[0], out.unsupported_subnet_id, *out.subnet_ids[1:]])),
         "SCHEDULE_GROUP": out.schedule_group,
         "SCHEDULER_ROLE_ARN": out.roles["scheduler"],
         "TEARDOWN_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-teardown", out),

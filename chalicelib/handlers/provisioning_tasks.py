@@ -24,7 +24,7 @@ def provision_start(event, context):
 def create_cluster(event, context):
     """Start creating the hub's EKS cluster (or reuse it)."""
     from chalicelib import provisioning
-    return provisioning.create_cluster(aws("eks"), aws("dynamodb"), settings(), event)
+    return provisioning.create_cluster(aws("eks"), aws("ec2"), aws("dynamodb"), settings(), event)
 
 
 @blueprint.lambda_function(name="check_cluster")

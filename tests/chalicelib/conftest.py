@@ -62,6 +62,13 @@ def settings(tmp_path):
 
 
 @pytest.fixture
+def ec2():
+    """The settings' subnets: subnet-b in use1-az2, subnet-a1 and subnet-a2 in use1-az1."""
+    from tests.chalicelib.fakes import FakeEc2
+    return FakeEc2({"subnet-b": "use1-az2", "subnet-a1": "use1-az1", "subnet-a2": "use1-az1"})
+
+
+@pytest.fixture
 def request_data():
     """A stored request, as the first step accepted it."""
     return HubRequest.stored(GOOD).model_dump(mode="json")

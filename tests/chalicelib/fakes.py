@@ -111,13 +111,13 @@ class FakeEks:
 
 
 class FakeEc2:
-    """Subnets and their Availability Zones."""
+    """Subnets and their Availability Zone IDs."""
 
-    def __init__(self, zones: dict[str, str]):
-        self.zones = zones
+    def __init__(self, zone_ids: dict[str, str]):
+        self.zone_ids = zone_ids
 
     def describe_subnets(self, *, SubnetIds: list[str]) -> dict:
-        return {"Subnets": [{"SubnetId": s, "AvailabilityZone": self.zones[s]} for s in SubnetIds]}
+        return {"Subnets": [{"SubnetId": s, "AvailabilityZoneId": self.zone_ids[s]} for s in SubnetIds]}
 
 
 class SchedulerErrors:

@@ -71,9 +71,9 @@ class TestRecordTheHub:
 
 
 class TestCluster:
-    def test_create_starts_the_cluster_with_access_entries_only_and_the_hubs_tags(self, eks, dynamodb, settings,
+    def test_create_starts_the_cluster_with_access_entries_only_and_the_hubs_tags(self, eks, ec2, dynamodb, settings,
                                                                                      hub, record):
-        result = provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster"))
+        result = provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster"))
         assert result == {"name": CLUSTER, "status": "CREATING", "reused": False}
         cluster = eks.clusters[CLUSTER]
         assert cluster["tags"] == {"coursehub:course": "cs101", "coursehub:stage": "dev", "coursehub:hub": HUB}
@@ -81,23 +81,31 @@ class TestCluster:
         assert cluster["roleArn"] == settings.cluster_role_arn and cluster["subnets"] == list(settings.subnet_ids)
         assert succeeded(record(), "Create the cluster", "created") and record()["current_step"] == "Create the cluster"
 
-    def test_a_rerun_reuses_the_hubs_cluster(self, eks, dynamodb, settings, hub, record):
-        provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster"))
+    def test_a_subnet_in_a_zone_eks_does_not_support_is_left_out(self, eks, dynamodb, settings, hub):
+        from dataclasses import replace
+        ec2 = FakeEc2({"subnet-b": "use1-az2", "subnet-e": "use1-az3", "subnet-a1": "use1-az1"})
+        provisioning.create_cluster(eks, ec2, dynamodb, replace(settings, subnet_ids=("subnet-b", "subnet-e",
+                                                                                      "subnet-a1")),
+                                    hub("Create the cluster"))
+        assert eks.clusters[CLUSTER]["subnets"] == ["subnet-b", "subnet-a1"]
+
+    def test_a_rerun_reuses_the_hubs_cluster(self, eks, ec2, dynamodb, settings, hub, record):
+        provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster"))
         eks.clusters[CLUSTER]["status"] = "ACTIVE"
-        result = provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster"))
+        result = provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster"))
         assert result == {"name": CLUSTER, "status": "ACTIVE", "reused": True}
         assert succeeded(record(), "Create the cluster", "reused")
 
-    def test_another_hubs_cluster_is_not_taken_and_the_step_stays_running(self, eks, dynamodb, settings, hub, record):
+    def test_another_hubs_cluster_is_not_taken_and_the_step_stays_running(self, eks, ec2, dynamodb, settings, hub, record):
         eks.add_cluster(CLUSTER, "hub-other")
         with pytest.raises(ClusterFailed, match="does not belong to hub hub-cs101"):
-            provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster"))
+            provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster"))
         assert running(record(), "Create the cluster")
 
-    def test_without_the_cluster_role_nothing_is_created(self, eks, dynamodb, settings, hub):
+    def test_without_the_cluster_role_nothing_is_created(self, eks, ec2, dynamodb, settings, hub):
         from dataclasses import replace
         with pytest.raises(SettingsError, match="CLUSTER_ROLE_ARN"):
-            provisioning.create_cluster(eks, dynamodb, replace(settings, cluster_role_arn=""),
+            provisioning.create_cluster(eks, ec2, dynamodb, replace(settings, cluster_role_arn=""),
                                         hub("Create the cluster"))
         assert eks.clusters == {}
 
@@ -128,9 +136,9 @@ class TestCluster:
 
 
 class TestNodegroup:
-    def test_create_grants_the_kube_roles_and_puts_the_nodes_in_one_zone(self, eks, dynamodb, settings, hub, record):
+    def test_create_grants_the_kube_roles_and_puts_the_nodes_in_one_zone(self, eks, ec2, dynamodb, settings, hub,
+                                                                          record):
         eks.add_cluster(CLUSTER, HUB)
-        ec2 = FakeEc2({"subnet-b": "us-east-1b", "subnet-a1": "us-east-1a", "subnet-a2": "us-east-1a"})
         result = provisioning.create_nodegroup(eks, ec2, dynamodb, settings, hub("Create the node group"))
         assert result == {"name": "workers", "status": "CREATING", "reused": False}
         assert eks.access_entries == {(CLUSTER, settings.kube_role_arns[0])}

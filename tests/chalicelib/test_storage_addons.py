@@ -85,13 +85,3 @@ def test_a_failed_addon_fails_the_check_with_its_issues(eks):
     with pytest.raises(StorageAddonsFailed, match="eks-pod-identity-agent is CREATE_FAILED .AccessDenied: the node"):
         storage_addons.check(eks, CLUSTER)
 
-
-def test_the_node_group_keeps_to_the_first_zones_subnets():
-    ec2 = boto3.session.Session().client("ec2", region_name="us-east-1")
-    with Stubber(ec2) as stub:
-        stub.add_response("describe_subnets", {"Subnets": [
-            {"SubnetId": "subnet-b", "AvailabilityZone": "us-east-1b"},
-            {"SubnetId": "subnet-a", "AvailabilityZone": "us-east-1a"},
-            {"SubnetId": "subnet-a2", "AvailabilityZone": "us-east-1a"}]},
-            {"SubnetIds": ["subnet-b", "subnet-a", "subnet-a2"]})
-        assert storage_addons.one_zone(ec2, ["subnet-b", "subnet-a", "subnet-a2"]) == ["subnet-a", "subnet-a2"]

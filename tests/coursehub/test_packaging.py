@@ -116,13 +116,26 @@ def test_the_eks_roles_are_in_the_stack_and_their_function_may_pass_them(resourc
     assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in passable), passable
 
 
+def region_prefix(region: str) -> str:
+    """``use1`` for us-east-1: the prefix of the region's AZ IDs."""
+    area, direction, number = region.split("-")
+    return area + {"east": "e", "west": "w", "central": "c"}[direction] + number
+
+
 def test_without_subnets_the_stack_makes_a_public_vpc_in_two_zones(template, resources):
     made = {name for name, r in resources.items() if r.get("Condition") == "CreateVpc"}
     assert made == {"Vpc", "InternetGateway", "VpcGatewayAttachment", "PublicSubnetA", "PublicSubnetB",
                     "PublicRouteTable", "PublicRoute", "PublicSubnetARouteTableAssociation",
                     "PublicSubnetBRouteTableAssociation"}
     subnets = [resources[name]["Properties"] for name in ("PublicSubnetA", "PublicSubnetB")]
-    assert [s["AvailabilityZone"]["Fn::Select"][0] for s in subnets] == [0, 1]
+    # By AZ ID where EKS skips a zone (AZ names map to different IDs per account), else the first two zones
+    assert [s["AvailabilityZone"]["Fn::If"][2]["Fn::Select"][0] for s in subnets] == [0, 1]
+    assert [s["AvailabilityZoneId"]["Fn::If"][1]["Fn::FindInMap"][2] for s in subnets] == ["A", "B"]
+    for region, zones in template["Mappings"]["EksSupportedZoneIds"].items():
+        assert not {"use1-az3", "usw1-az2", "cac1-az3"} & set(zones.values())
+        assert len(set(zones.values())) == 2 and all(zone.startswith(region_prefix(region)) for zone in zones.values())
+    assert {c["Fn::Equals"][1] for c in template["Conditions"]["RegionHasZoneEksSkips"]["Fn::Or"]} == {
+        "us-east-1", "us-west-1", "ca-central-1"}
     for subnet in subnets:
         assert subnet["MapPublicIpOnLaunch"] is True
         assert {"Key": "kubernetes.io/role/elb", "Value": "1"} in subnet["Tags"]

@@ -122,3 +122,27 @@ def test_the_clusters_kubernetes_api_reports_the_clusters_version(stack, tmp_pat
     versions = json.loads(kubectl(kubeconfig(tmp_path, stack, cluster), "version", "-o", "json").stdout)
     assert (versions["serverVersion"]["major"], versions["serverVersion"]["minor"]) == ("1", "36")
     assert versions["clientVersion"]["minor"] == "35"  # the layer's kubectl, within its +/-1 skew
+
+
+def test_a_subnet_in_a_zone_eks_does_not_support_is_refused_with_the_valid_zones(stack):
+    ec2 = stack.client("ec2")
+    unsupported = stack.seeded.unsupported_subnet_id
+    assert ec2.describe_subnets(SubnetIds=[unsupported])["Subnets"][0]["AvailabilityZoneId"] == "use1-az3"
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(ClientError) as caught:
+        stack.client("eks").create_cluster(name=name, roleArn=stack.seeded.roles["eks-cluster"],
+                                           resourcesVpcConfig={"subnetIds": [*stack.seeded.subnet_ids, unsupported]})
+    error = caught.value.response
+    assert error["Error"]["Code"] == "UnsupportedAvailabilityZoneException"
+    assert error["Error"]["Message"].startswith(f"Cannot create cluster '{name}' because us-east-1e, the targeted "
+                                                "availability zone, does not currently have sufficient capacity")
+    assert "us-east-1e" not in error["validZones"] and "us-east-1a" in error["validZones"]
+    assert name not in stack.client("eks").list_clusters()["clusters"]
+
+
+def test_subnets_in_one_zone_are_refused(stack):
+    name = f"r-{uuid.uuid4().hex[:8]}"
+    code, message = refused(stack.client("eks").create_cluster, name=name, roleArn=stack.seeded.roles["eks-cluster"],
+                            resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids[:1]})
+    assert (code, message) == ("InvalidParameterException", "Subnets specified must be in at least two different AZs")
+    assert name not in stack.client("eks").list_clusters()["clusters"]
