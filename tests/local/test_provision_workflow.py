@@ -92,6 +92,16 @@ def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
     seen = json.dumps(history, default=str) + json.dumps(stack.slack.messages())
     assert not [v for v in values if len(v) > 8 and v in seen]
 
+    # The stage's subnets include one in use1-az3, where EKS makes no cluster: left out; the nodes in one zone
+    eks = stack.client("eks")
+    cluster_subnets = eks.describe_cluster(name=f"coursehub-{course}")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    assert stack.seeded.unsupported_subnet_id in stack.seeded.environment["SUBNET_IDS"].split(",")
+    assert cluster_subnets == stack.seeded.subnet_ids
+    (nodegroup,) = eks.list_nodegroups(clusterName=f"coursehub-{course}")["nodegroups"]
+    node_subnets = eks.describe_nodegroup(clusterName=f"coursehub-{course}", nodegroupName=nodegroup)["nodegroup"]
+    zones = stack.client("ec2").describe_subnets(SubnetIds=node_subnets["subnets"])["Subnets"]
+    assert {z["AvailabilityZoneId"] for z in zones} == {"use1-az1"}  # us-east-1b here; by name it was us-east-1a
+
 
 def test_without_a_hosted_zone_the_records_go_to_slack_and_the_dns_wait_fails_by_name(stack):
     course = f"z{uuid.uuid4().hex[:6]}"
