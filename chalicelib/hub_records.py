@@ -71,6 +71,32 @@ def step_finished(dynamodb: Any, table: str, hub_id: str, step: str, outcome: st
             "updated_at = :now", {"#s": step}, {":now": now(), ":outcome": outcome, ":detail": detail[:1000]})
 
 
+def fail(dynamodb: Any, table: str, hub_id: str, step: str, error: dict, *, step_started: bool,
+         **fields: Any) -> None:
+    """Record FAILED at ``step`` with ``error`` (and top-level ``fields``) in one write.
+
+    DynamoDB refuses to SET a field of a map entry that does not exist, so the entry of a step that never
+    started (a failure before the first recorded step) is written whole; ``steps`` in ``fields`` replaces them all.
+    """
+    names = {"#status": "status", "#error": "error", **{f"#f{i}": k for i, k in enumerate(fields)}}
+    values = {":now": now(), ":failed": "FAILED", ":error": error,
+              **{f":v{i}": v for i, v in enumerate(fields.values())}}
+    detail = str(error.get("cause", ""))[:1000]
+    sets = []
+    if "steps" not in fields:
+        names["#s"] = step
+    if "steps" not in fields and step_started:
+        values.update({":outcome": "FAILED", ":detail": detail})
+        sets = ["steps.#s.ended_at = :now", "steps.#s.outcome = :outcome", "steps.#s.detail = :detail"]
+    elif "steps" not in fields:
+        values[":entry"] = {"started_at": values[":now"], "ended_at": values[":now"], "outcome": "FAILED",
+                            "detail": detail}
+        sets = ["steps.#s = :entry"]
+    sets += ["#status = :failed", "#error = :error", "updated_at = :now"]
+    sets += [f"#f{i} = :v{i}" for i in range(len(fields))]
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values)
+
+
 def set_status(dynamodb: Any, table: str, hub_id: str, status: str, **fields: Any) -> None:
     """Set the hub's status and any extra top-level fields (URLs, error, ...)."""
     if status not in STATUSES:
