@@ -59,7 +59,7 @@ class Fault:
         return {**asdict(self), "remaining": self.remaining}
 
     def _applies(self, call: aws_requests.Call) -> bool:
-        if call.operation != self.operation or (self.times is not None and self.answered >= self.times):
+        if self.operation not in call.operations or (self.times is not None and self.answered >= self.times):
             return False
         return self.resource is None or any(_names(value, self.resource) for value in call.labels.values())
 
