@@ -8,6 +8,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from coursehub_local.faults import FaultRejected
 from coursehub_local.stack import CREDENTIALS
 from tests.local.aws_request_samples import ARN, NO_VALIDATION, app_operations, call
 from tests.local.test_smoke_workflow import run_smoke
@@ -65,8 +66,10 @@ def test_every_protocol_carries_the_error_code_botocore_parses(stack, service, o
 
 
 def test_an_unknown_operation_is_refused_when_injected(stack):
-    with pytest.raises(Exception, match="NoSuchOperation|OperationNotFound"):
+    with pytest.raises(FaultRejected, match="NoSuchOperation") as refused:
         stack.faults.inject("eks", "NoSuchOperation")
+    assert refused.value.field == "operation"
+    assert stack.faults.listed() == []
 
 
 @pytest.mark.parametrize("service, operation", app_operations())
