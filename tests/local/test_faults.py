@@ -128,7 +128,10 @@ def test_a_fault_for_one_resource_spares_the_others_and_lasts_until_cleared(stac
 @pytest.mark.parametrize("service, kind, code, status", [
     ("lambda", "throttled", "TooManyRequestsException", 429),
     ("ec2", "throttled", "RequestLimitExceeded", 503),
-    ("route53", "throttled", "Throttling", 400),
+    ("route53", "throttled", "ThrottlingException", 400),  # declared so in Route53's model
+    ("elb", "throttled", "Throttling", 400),
+    ("dynamodb", "throttled", "ThrottlingException", 400),
+    ("lambda", "denied", "AccessDeniedException", 403),
     ("eks", "throttled", "ThrottlingException", 429),
     ("eks", "denied", "AccessDeniedException", 403),
     ("dynamodb", "denied", "AccessDeniedException", 400),
