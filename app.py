@@ -61,8 +61,9 @@ from chalicelib.handlers.provisioning_tasks import (  # noqa: E402,F401
     create_cluster, create_nodegroup, create_storage_addons, install_release, provision_ready, provision_start,
     publish_dns, record_failure, schedule_lifecycle, verify_hub)
 from chalicelib.handlers.teardown_tasks import (  # noqa: E402,F401
-    audit_hub, check_cluster_deleted, check_nodegroup_deleted, check_released, delete_cluster, delete_dns,
-    delete_nodegroup, delete_schedules, teardown_retired, teardown_start, uninstall_releases)
+    audit_hub, check_cluster_deleted, check_node_ready, check_nodegroup_deleted, check_released, delete_cluster,
+    delete_dns, delete_nodegroup, delete_schedules, teardown_retired, teardown_start, uninstall_releases,
+    wake_nodegroup)
 
 
 # The REST API: every route behind IAM (callers sign with SigV4); chalicelib.hub_api does the work, with what

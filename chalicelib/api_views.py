@@ -18,9 +18,10 @@ STEPS = {
                   "Install BinderHub", "Fix the load balancer health check", "Publish DNS",
                   "Check the certificates are issued", "Verify the hub over HTTPS", "Record the hub as ready",
                   "Schedule the hub's life"),
-    "teardown": ("Uninstall the releases", "Check the load balancers and volumes are gone", "Delete the DNS records",
-                 "Delete the node group", "Check the node group is deleted", "Delete the cluster",
-                 "Check the cluster is deleted", "Delete the schedules", "Audit what is left"),
+    "teardown": ("Bring back a node for the teardown", "Check a node is ready", "Uninstall the releases",
+                 "Check the load balancers and volumes are gone", "Delete the DNS records", "Delete the node group",
+                 "Check the node group is deleted", "Delete the cluster", "Check the cluster is deleted",
+                 "Delete the schedules", "Audit what is left"),
 }
 OPTIONAL_STEPS = {"provision": ("Check DNS resolves",), "teardown": ()}
 

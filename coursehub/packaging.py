@@ -27,7 +27,8 @@ from coursehub.chalice_config import chalice_stage_config
 ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
 # Functions that run helm/kubectl: their roles become cluster admins through EKS access entries.
-KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates", "uninstall_releases")
+KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates", "check_node_ready",
+                  "uninstall_releases")
 # Functions the hubs' schedules invoke directly (the teardown schedule starts a state machine instead).
 SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack")
 API_HANDLER = "APIHandler"  # the logical id of Chalice's one function behind the REST API

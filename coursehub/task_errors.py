@@ -39,6 +39,8 @@ TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
     "schedule_lifecycle": (AWS,),
     # teardown
     "teardown_start": (AWS,),
+    "wake_nodegroup": (AWS,),
+    "check_node_ready": (AWS, KUBE),
     "uninstall_releases": (AWS, KUBE),
     "check_released": (AWS,),
     "delete_dns": (AWS,),

@@ -15,6 +15,20 @@ def teardown_start(event, context):
     return teardown.start(aws("dynamodb"), settings(), event)
 
 
+@blueprint.lambda_function(name="wake_nodegroup")
+def wake_nodegroup(event, context):
+    """Scale a node group left at 0 nodes to one, for the controllers that delete the hub's volume."""
+    from chalicelib import teardown_nodes
+    return teardown_nodes.wake(aws("eks"), aws("dynamodb"), settings(), event)
+
+
+@blueprint.lambda_function(name="check_node_ready")
+def check_node_ready(event, context):
+    """NoReadyNode until a node of the hub's cluster is Ready."""
+    from chalicelib import teardown_nodes
+    return teardown_nodes.check(aws, aws("dynamodb"), settings(), event)
+
+
 @blueprint.lambda_function(name="uninstall_releases")
 def uninstall_releases(event, context):
     """helm uninstall the hub's releases and delete their namespaces."""

@@ -8,7 +8,8 @@ PVC protection controller do, on the workload level the local clusters model:
   detached. A terminated instance (a node group scaled to 0 or deleted) loses its attachments, as in EC2.
 - A bound claim carries ``kubernetes.io/pvc-protection`` (``volumes`` adds it when it binds). A
   deleted claim stays Terminating while a workload with replicas still mounts it (its pods exist,
-  Pending or not); then the finalizer goes, and ``volumes`` deletes the volume, detached first.
+  Pending or not); then the finalizer goes, and ``volumes`` deletes the volume, detached first, once the
+  driver's controller runs (it needs a Ready node).
 """
 from __future__ import annotations
 

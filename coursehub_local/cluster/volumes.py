@@ -24,9 +24,19 @@ event the real component records, until every condition holds:
 Then, ``volume_ready`` simulated seconds later, an EBS volume (size rounded up to whole GiB, the class's ``type`` or
 the driver's gp3) exists in moto with the driver's tags, a PersistentVolume ``pvc-<claim uid>`` (CSI, the class's
 reclaim policy, node affinity to the volume's zone) is bound to it and the claim is Bound with the
-``kubernetes.io/pvc-protection`` finalizer (``volume_attachments`` attaches the volume while pods use it). When the
-claim goes, the driver detaches and, with reclaim policy Delete, deletes the volume and the PersistentVolume; if
-the driver cannot (not running, no credentials), the PersistentVolume is left Released and the volume stays.
+``kubernetes.io/pvc-protection`` finalizer (``volume_attachments`` attaches the volume while pods use it).
+
+When the claim goes, the PV controller (in the control plane, no node needed) marks its PersistentVolume Released.
+Deleting the volume is not the control plane's work: for a CSI volume the PV controller finds no deleter plugin and
+leaves it to the external deleter (kubernetes ``pv_controller.go``, ``doDeleteVolume``: "External deleter is
+requested, do nothing"), the external-provisioner sidecar of the driver's controller pod, which deletes a Released
+PersistentVolume with reclaim policy Delete (kubernetes-sigs/sig-storage-lib-external-provisioner
+``controller/controller.go``, ``shouldDelete``) through the driver's DeleteVolume (aws-ebs-csi-driver
+``pkg/driver/controller.go``: EC2 DeleteVolume), after its external-attacher sidecar has detached it. So with the
+controller not running (no Ready node for its pod) the volume stays in EC2 and the PersistentVolume Released, and
+both go once the controller runs again; without credentials the driver's EC2 calls fail and are retried with the
+provisioner's backoff. An instance that terminates loses its attachments in EC2 (``volume_attachments``), which
+needs no controller. Reclaim policy Retain keeps the volume for good.
 """
 from __future__ import annotations
 
@@ -70,7 +80,8 @@ class VolumeController(BackgroundController):
         self.events = EventRecorder(ctx)
         self._due: dict[str, float] = {}  # claim uid -> when its volume is made (simulated time)
         self._retry: dict[str, tuple[float, float]] = {}  # claim uid -> (next try, interval) after a failure
-        self._released: list[dict] = []
+        self._released: list[dict] = []  # deleted claims whose volumes the driver has still to delete
+        self._release_retry: dict[str, tuple[float, float]] = {}  # claim uid -> (next try, interval), no credentials
         self._lock = threading.Lock()
         self._clients: dict[str, object] = {}
 
@@ -92,10 +103,12 @@ class VolumeController(BackgroundController):
             except ClientError as error:
                 log.debug("claim %s not released yet: %s", claim["metadata"]["name"], error)
                 done = False
-            if not done:  # e.g. still attached a moment longer: the provisioner retries the deletion
+            if done is not True:  # kept, and tried again: the provisioner's work queue retries a deletion
                 with self._lock:
                     self._released.append(claim)
+            if done is False:  # e.g. still attached a moment longer
                 self.ctx.timeline.after(RETRY_START * 5, self._wake.set)
+            # None: no controller runs; its Deployment becoming ready is a watched event and wakes the next pass
         store = self.ctx.store
         for claim in store.list(store.resource_type("v1", "PersistentVolumeClaim"))[0]:
             if not claim["spec"].get("volumeName") and not claim["metadata"].get("deletionTimestamp"):
@@ -197,26 +210,42 @@ class VolumeController(BackgroundController):
         self._set_status(bound, {"phase": "Bound", "accessModes": bound["spec"].get("accessModes", []),
                                  "capacity": {"storage": f"{size}Gi"}})
 
-    def _release(self, claim: dict, undo: bool = False) -> bool:
-        """Detach the claim's volume, then (reclaim policy Delete) let the driver delete it and its PersistentVolume.
+    def _release(self, claim: dict, undo: bool = False) -> bool | None:
+        """Mark the claim's PersistentVolume Released; with reclaim policy Delete, let the driver's controller detach
+        and delete the volume, then the PersistentVolume.
 
-        False when the volume could not be deleted yet (to be tried again)."""
+        True when done (or nothing to do), False to try again soon, None while the driver cannot delete (no
+        controller running, or no credentials: then after a backoff)."""
         store = self.ctx.store
         pv = self._get("v1", "PersistentVolume", None, pv_name(claim)) or {}
         if not pv and not undo:
             return True  # never provisioned, or released already
+        if not undo and (pv.get("status") or {}).get("phase") != "Released":
+            self._set_status(pv, {"phase": "Released"}, "PersistentVolume")  # the PV controller, no node needed
         retain = (pv.get("spec") or {}).get("persistentVolumeReclaimPolicy") == "Retain" and not undo
+        if not undo:
+            uid = claim["metadata"]["uid"]
+            if ebs_driver.controller(self.ctx) is None:  # the external deleter is the controller's sidecar
+                return True if retain else None  # the volume waits for it (Retain: it is kept anyway)
+            now = self.ctx.clock.time()
+            next_try, interval = self._release_retry.get(uid, (0.0, RETRY_START / 2))
+            if now < next_try:
+                return None
+            if ebs_driver.credentials_problem(self.ctx, self._client("eks"), self._client("iam")):
+                if retain:
+                    return True
+                interval = min(interval * 2, RETRY_MAX)
+                self._release_retry[uid] = (now + interval, interval)
+                self.ctx.timeline.after(interval, self._wake.set)
+                return None
+            self._release_retry.pop(uid, None)
         ec2 = self._client("ec2")
         volumes = ec2.describe_volumes(Filters=[{"Name": "tag:CSIVolumeName", "Values": [pv_name(claim)]}])["Volumes"]
         for attached in volumes:
-            for attachment in attached.get("Attachments", []):
+            for attachment in attached.get("Attachments", []):  # the external-attacher's ControllerUnpublish
                 ec2.detach_volume(VolumeId=attached["VolumeId"], InstanceId=attachment["InstanceId"])
-        if not undo and not retain and (ebs_driver.controller(self.ctx) is None or ebs_driver.credentials_problem(
-                self.ctx, self._client("eks"), self._client("iam"))):
-            retain = True  # nobody can delete it: the PersistentVolume stays Released, the volume in EC2
         if retain:
-            self._set_status(pv, {"phase": "Released"}, "PersistentVolume")
-            return True
+            return True  # the volume is kept for whoever tears down
         deleted = True
         for volume in volumes:
             try:

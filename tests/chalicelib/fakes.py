@@ -80,6 +80,13 @@ class FakeEks:
         self.nodegroups[clusterName] = {"nodegroupName": nodegroupName, "status": "CREATING", **parameters}
         return {"nodegroup": copy.deepcopy(self.nodegroups[clusterName])}
 
+    def update_nodegroup_config(self, *, clusterName: str, nodegroupName: str, scalingConfig: dict) -> dict:
+        found = self.describe_nodegroup(clusterName=clusterName, nodegroupName=nodegroupName)["nodegroup"]
+        if found["status"] != "ACTIVE":
+            raise EksErrors.ResourceInUseException(f"Nodegroup {nodegroupName} is currently {found['status']}")
+        self.nodegroups[clusterName].update(status="UPDATING", scalingConfig=dict(scalingConfig))
+        return {"update": {"type": "ConfigUpdate", "status": "InProgress"}}
+
     def delete_nodegroup(self, *, clusterName: str, nodegroupName: str) -> dict:
         found = self.describe_nodegroup(clusterName=clusterName, nodegroupName=nodegroupName)["nodegroup"]
         if found["status"] in ("DELETING", "UPDATING", "CREATING"):
@@ -171,6 +178,7 @@ class FakeRunner:
         self.services: list[dict] = []
         self.certificates: list[dict] = []
         self.challenges: list[dict] = []
+        self.nodes: list[dict] = []
         self.applied: list[dict] = []
         self.commands: list[tuple[str, ...]] = []
 
@@ -203,6 +211,8 @@ class FakeRunner:
             return json.dumps({"items": self.services})
         if args[:2] == ("get", "certificates"):
             return json.dumps({"items": self.certificates})
+        if args[:2] == ("get", "nodes"):
+            return json.dumps({"items": self.nodes})
         if args[:2] == ("get", "challenges"):
             return json.dumps({"items": self.challenges})
         if args[0] == "apply":

@@ -24,3 +24,23 @@ def test_down_keeps_max_and_up_restores_the_request():
     for direction in scaling.DIRECTIONS:
         size = scaling.sizes(request, direction)
         assert size["minSize"] <= size["desiredSize"] <= size["maxSize"]
+
+
+@pytest.mark.parametrize("status", ["RETIRING", "FAILED", "PROVISIONING"])
+def test_a_scale_down_during_a_teardown_leaves_the_teardowns_node(eks, dynamodb, settings, hub, record, status):
+    """The teardown brings a node back to delete the hub's volume; the nightly schedule must not take it away."""
+    from datetime import datetime, timezone
+
+    from chalicelib import hub_records
+    from tests.chalicelib.conftest import HUB
+
+    hub("Record the hub as retiring")
+    hub_records.set_status(dynamodb, settings.hub_table_name, HUB, status)
+    eks.add_cluster("coursehub-cs101", HUB)
+    eks.nodegroups["coursehub-cs101"] = {"nodegroupName": "workers", "status": "ACTIVE",
+                                         "scalingConfig": {"minSize": 0, "desiredSize": 1, "maxSize": 2}}
+    result = scaling.scale(eks, dynamodb, settings, {"hub_id": HUB, "direction": "down"},
+                           datetime(2026, 12, 1, 20, tzinfo=timezone.utc))
+    assert result["scaled"] is False and result["text"] == f"Hub {HUB} was not scaled down: it is {status}, not READY."
+    assert eks.nodegroups["coursehub-cs101"]["scalingConfig"]["desiredSize"] == 1
+    assert "scale" not in record()

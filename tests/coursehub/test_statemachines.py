@@ -92,3 +92,16 @@ def test_every_slack_message_of_a_workflow_names_its_hub_step_outcome_and_execut
         assert payload.get("step") in states or payload.get("step.$") == "$.failure.step", name
     failures = [p for n, p in payloads.items() if "failure" in n]
     assert failures and all(p["outcome"] == "failed" for p in failures)
+
+
+def test_the_teardown_has_a_ready_node_before_it_uninstalls_and_asks_again_if_it_was_scaled_down():
+    source = next(s for s in statemachines.sources() if s.name == "teardown")
+    states = statemachines.definition(source)["States"]
+    assert states["Announce the teardown on Slack"]["Next"] == "Bring back a node for the teardown"
+    assert states["Bring back a node for the teardown"]["Next"] == "Check a node is ready"
+    check = states["Check a node is ready"]
+    assert check["Next"] == "Uninstall the releases"
+    assert [(c["ErrorEquals"], c["Next"]) for c in check["Catch"]] == [
+        (["NodegroupScaledDown"], "Bring back a node for the teardown"), (["States.ALL"], "Record the failure")]
+    [waiting] = [r for r in check["Retry"] if r["ErrorEquals"] == ["NoReadyNode"]]
+    assert waiting["MaxAttempts"] == check["Parameters"]["attempts"]  # the last retry goes on without a node

@@ -1,8 +1,11 @@
 """The teardown state machine: nothing left behind, from any state a hub can be in."""
 import json
 import uuid
+from datetime import timedelta
+from zoneinfo import ZoneInfo
 
-from chalicelib import hub_records
+from chalicelib import hub_records, hub_schedules
+from coursehub.api_client import ApiClient
 from tests.conftest import eventually
 from tests.local.test_provision_workflow import hub_request, provision
 
@@ -127,3 +130,97 @@ def test_something_left_behind_is_found_by_the_audit_reported_by_id_and_cleaned(
 def _tagged_for(elb, name, cluster):
     tags = elb.describe_tags(LoadBalancerNames=[name])["TagDescriptions"][0]["Tags"]
     return any(t["Key"] == f"kubernetes.io/cluster/{cluster}" for t in tags)
+
+
+def hub_volume(stack, cluster):
+    """The EBS volume behind the hub's database claim."""
+    store = stack.clusters.server(cluster).store
+    [claim] = [c for c in store.list(store.resource_type("v1", "PersistentVolumeClaim"))[0]
+               if c["metadata"]["name"] == "hub-db-dir"]
+    pv = store.get_object("v1", "PersistentVolume", None, claim["spec"]["volumeName"])
+    return pv["spec"]["csi"]["volumeHandle"]
+
+
+def retired_without_a_volume(stack, hub_id, cluster, volume):
+    """The hub is RETIRED, its volume deleted by the cluster's driver (not by the audit), nothing left behind."""
+    record = record_of(stack, hub_id)
+    assert record["status"] == "RETIRED" and record["audit"]["clean"], record["audit"]
+    assert record["audit"]["found"]["volumes"] == [], record["audit"]  # nothing for the audit to clean
+    assert record["steps"]["Bring back a node for the teardown"]["detail"] == \
+        "scaled from 0 to 1 node(s) for the teardown"
+    assert record["steps"]["Check a node is ready"]["detail"] == "1 Ready node(s)"
+    assert not stack.client("ec2").describe_volumes(Filters=[{"Name": "volume-id", "Values": [volume]}])["Volumes"]
+    assert not stack.client("ec2").describe_volumes(Filters=[
+        {"Name": "tag-key", "Values": [f"kubernetes.io/cluster/{cluster}"]}])["Volumes"]
+    assert cluster not in stack.client("eks").list_clusters()["clusters"]
+    return record
+
+
+def test_the_term_end_teardown_after_the_nightly_scale_down_brings_a_node_back_and_leaves_no_volume(stack):
+    from tests.local.test_hub_lifecycle import ZONE, _advance_to, _nodegroup, _occurrences, _teardown_of
+
+    course = f"n{uuid.uuid4().hex[:6]}"
+    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    local_now = stack.clock.now().astimezone(ZoneInfo(ZONE))
+    request = {**hub_request(stack, course), "timezone": ZONE,
+               "term_end": (local_now.date() + timedelta(days=1)).isoformat(),
+               "scaling": {"down_at": "20:00", "up_at": "07:00", "weekdays_only": False}}
+    scheduler, group = stack.client("scheduler"), stack.seeded.schedule_group
+    try:
+        described, _ = provision(stack, hub_id, request)
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+        volume = hub_volume(stack, cluster)
+        events = _occurrences(stack, hub_id)
+        names = [name for _, name in events]
+        assert names[-2:] == ["scale-down", "teardown"], events  # 20:00, then 23:00 on the term's last day
+        sfn = stack.client("stepfunctions")
+        for at, name in events:
+            _advance_to(stack, at)
+            if name == "teardown":
+                teardown_run = eventually(lambda: _teardown_of(stack, hub_id), timeout=30)
+                eventually(lambda: sfn.describe_execution(executionArn=teardown_run)["status"] != "RUNNING",
+                           timeout=180)
+                described = sfn.describe_execution(executionArn=teardown_run)
+            else:
+                direction = name.removeprefix("scale-")
+                eventually(lambda: record_of(stack, hub_id)["scale"]["direction"] == direction, timeout=30)
+                eventually(lambda: _nodegroup(stack, cluster)["status"] == "ACTIVE", timeout=30)
+                if name == names[-2]:
+                    assert _nodegroup(stack, cluster)["scalingConfig"]["desiredSize"] == 0
+                    eventually(lambda: not _instances(stack, cluster), timeout=30)  # no node at 23:00
+        assert described["status"] == "SUCCEEDED", described.get("cause")
+    finally:
+        hub_schedules.delete_all(scheduler, group, hub_id)
+    retired_without_a_volume(stack, hub_id, cluster, volume)
+
+
+def test_a_delete_with_the_node_group_at_zero_brings_a_node_back_and_leaves_no_volume(stack):
+    course, hub_id, cluster = ready_hub(stack, "z")
+    volume = hub_volume(stack, cluster)
+    scaled = stack.client("lambda").invoke(FunctionName=f"coursehub-{stack.config.stage}-scale_hub",
+                                           Payload=json.dumps({"hub_id": hub_id, "direction": "down"}))
+    assert "FunctionError" not in scaled, scaled["Payload"].read()  # what the nightly schedule does
+    stack.clock.advance(stack.config.eks.nodegroup_update)
+    eks = stack.client("eks")
+    eventually(lambda: eks.describe_nodegroup(clusterName=cluster, nodegroupName="workers")["nodegroup"]["status"]
+               == "ACTIVE")
+    eventually(lambda: not _instances(stack, cluster))
+
+    api = ApiClient.local(stack.details())
+    assert api.retire(hub_id).status == 202
+    sfn = stack.client("stepfunctions")
+    [run] = eventually(lambda: [e["executionArn"] for e in sfn.list_executions(
+        stateMachineArn=stack.seeded.state_machines["teardown"])["executions"] if e["name"].startswith(hub_id + "-")])
+    described, _ = _finished(sfn, run, timeout=180)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    record = retired_without_a_volume(stack, hub_id, cluster, volume)
+    assert [s["name"] for s in api.get(hub_id).body["steps"]][:3] == [
+        "Bring back a node for the teardown", "Check a node is ready", "Uninstall the releases"]
+    assert record["audit"]["summary"].startswith("nothing left behind")
+
+
+def _instances(stack, cluster):
+    reservations = stack.client("ec2").describe_instances(Filters=[
+        {"Name": "tag:eks:cluster-name", "Values": [cluster]},
+        {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
+    return [i for r in reservations for i in r["Instances"]]

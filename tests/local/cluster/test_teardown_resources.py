@@ -204,6 +204,42 @@ def test_a_claim_in_use_stays_until_its_pods_go_then_its_volume_is_detached_and_
     assert get(config, "pv", pvc["spec"]["volumeName"]) is None
 
 
+def test_with_no_node_for_the_drivers_controller_a_deleted_claims_volume_stays_until_the_controller_runs(stack,
+                                                                                                         tmp_path):
+    """EKS refuses to delete the volume without the driver's controller: it is the external deleter
+    (sig-storage-lib-external-provisioner ``shouldDelete``), and its pod needs a node."""
+    name, config, namespace = cluster_with_a_node(stack, tmp_path)
+    deployment, _ = web(namespace, claim="data")
+    apply(config, claim(namespace), deployment)
+    pv_name = bound(stack, config, namespace)["spec"]["volumeName"]
+    stack.clock.advance(stack.clusters.timings.workload_ready)
+    eventually(lambda: volume_of(stack, name, namespace)["State"] == "in-use")
+
+    scale(stack, name, 0)  # the nightly scale-down
+    eventually(lambda: instances(stack, name) == [] and get(config, "nodes")["items"] == [])
+    eventually(lambda: not controller_ready(config))
+    assert volume_of(stack, name, namespace)["State"] == "available"  # EC2 detached it from the terminated instance
+    kubectl(config, "delete", "deployment", "web", "-n", namespace)
+    kubectl(config, "delete", "pvc", "data", "-n", namespace)  # the claim goes: its protection is the control plane's
+    eventually(lambda: get(config, "pv", pv_name)["status"]["phase"] == "Released")
+    stack.clock.advance(3600)
+    time.sleep(0.3)  # a few controller passes
+    assert volume_of(stack, name, namespace)["State"] == "available"  # refused: nobody can delete it
+    assert get(config, "pv", pv_name)["status"]["phase"] == "Released"
+
+    scale(stack, name, 1)
+    stack.clock.advance(stack.clusters.timings.workload_ready)
+    eventually(lambda: controller_ready(config))
+    eventually(lambda: volume_of(stack, name, namespace) is None)  # the provisioner deletes what was Released
+    eventually(lambda: get(config, "pv", pv_name) is None)
+
+
+def controller_ready(config):
+    """Whether a replica of the EBS CSI driver's controller runs."""
+    return ((get(config, "deployment", "ebs-csi-controller", "-n", "kube-system") or {}).get("status") or {}).get(
+        "readyReplicas", 0) > 0
+
+
 def test_a_retained_volume_outlives_its_claim(stack, cluster, namespace):
     name, config = cluster
     storage_class = {"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
