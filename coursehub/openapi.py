@@ -25,7 +25,8 @@ DESCRIPTION = """\
 Provision, list, change, retire and retry course BinderHubs. Every request is signed with SigV4 (IAM
 authorization); API Gateway refuses an unsigned or badly signed one with 403. Every answer other than 2xx has the
 body `{"code", "message"}`, with `field` naming the body field, path or query parameter or header at fault where
-one is. A hub's id is `hub-<course id>`: a course has one live hub at a time."""
+one is. A hub's id is `hub-<course id>`: a course has one live hub at a time, and a domain and each host name
+belong to one live hub (until it is RETIRED): another hub asking for one gets 409 `NameTaken` naming it."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def operations() -> dict[tuple[str, str], Operation]:
     return {
         ("POST", "/hubs"): Operation(
             {202: "provisioning started; Location names the hub", 200: "the course's live hub; nothing started"},
-            {400: ("InvalidBody", "InvalidRequest", "InvalidIdempotencyKey"), 409: ("RequestInProgress",),
+            {400: ("InvalidBody", "InvalidRequest", "InvalidIdempotencyKey"),
+             409: ("RequestInProgress", "NameTaken", "NameBusy"),
              422: ("IdempotencyKeyReused",), 503: ("WorkflowNotStarted",)},
             body="HubRequest", parameters=(idempotency_key,)),
         ("GET", "/hubs"): Operation({200: "a page of hubs"}, {400: ("InvalidQuery",)}, answer="Page",
