@@ -1,4 +1,5 @@
-"""Hub records: a hub's public names belong to one live hub, claimed in the same transaction as its record.
+"""Hub records (chalicelib/hub_records.py): a hub's public names belong to one live hub, claimed in the same
+transaction as its record (named apart from tests/local/test_hub_records.py: test modules share one namespace).
 
 Each test that takes ``dynamodb`` runs on the in-memory twin and on moto's DynamoDB (tests/chalicelib/conftest.py).
 """
