@@ -144,6 +144,7 @@ def _operation(route: Any, described: Operation, path_parameters: list[dict]) ->
     for status, codes in described.errors.items():
         responses[str(status)] = _error(codes)
     responses["403"] = {"$ref": "#/components/responses/Refused"}
+    responses["414"] = {"$ref": "#/components/responses/UriTooLong"}
     responses["415"] = {"$ref": "#/components/responses/UnsupportedMediaType"}
     summary, _, rest = doc.partition("\n")
     operation = {
@@ -183,6 +184,9 @@ def _shared_responses() -> dict:
                                    "a request older than 5 minutes (`code` is API Gateway's response type)",
                     "content": {"application/json": {"schema": {"$ref": SCHEMAS + "Error"}}}},
         "UnsupportedMediaType": _error(("UnsupportedMediaType",), "a Content-Type other than application/json"),
+        "UriTooLong": {"description": "API Gateway refused the request before anything ran: its URL is longer than the "
+                                      "REST API quota (8192 characters for an edge-optimized API)",
+                       "content": {"application/json": {"schema": {"$ref": SCHEMAS + "Error"}}}},
     }
 
 

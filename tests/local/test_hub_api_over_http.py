@@ -195,6 +195,20 @@ def test_errors_have_one_shape_and_name_the_field(stack, api):
             (400, "InvalidRequest", "nodes.instance_type"),
         ("POST", "/hubs", json.dumps({**body, "term_end": "2001-01-01"})): (400, "InvalidRequest", "term_end"),
         ("POST", "/hubs", json.dumps({**body, "colour": "blue"})): (400, "InvalidRequest", "colour"),
+        # strict input: no conversion of another type, no unknown field at any level
+        ("POST", "/hubs", json.dumps({**body, "term_end": body["term_end"] + "T00:00:00"})):
+            (400, "InvalidRequest", "term_end"),
+        ("POST", "/hubs", json.dumps({**body, "timezone": "Europe/Kyiv\n"})): (400, "InvalidRequest", "timezone"),
+        ("POST", "/hubs", json.dumps({**body, "scaling": {"weekdays_only": "yes"}})):
+            (400, "InvalidRequest", "scaling.weekdays_only"),
+        ("POST", "/hubs", json.dumps({**body, "nodes": {**body["nodes"], "min_size": 1.0}})):
+            (400, "InvalidRequest", "nodes.min_size"),
+        ("POST", "/hubs", json.dumps({**body, "nodes": {**body["nodes"], "desired_size": "1"}})):
+            (400, "InvalidRequest", "nodes.desired_size"),
+        ("POST", "/hubs", json.dumps({**body, "acme_stagin": False})): (400, "InvalidRequest", "acme_stagin"),
+        ("POST", "/hubs", json.dumps({**body, "culling": {"timout": 600}})): (400, "InvalidRequest", "culling.timout"),
+        ("PATCH", f"/hubs/hub-{course}", json.dumps({"reminder_days": True})): (400, "InvalidRequest", "reminder_days"),
+        ("PATCH", f"/hubs/hub-{course}", json.dumps({"reminder_days": "7"})): (400, "InvalidRequest", "reminder_days"),
         ("POST", "/hubs", "{not json"): (400, "InvalidBody", "body"),
         ("POST", "/hubs", "[]"): (400, "InvalidBody", "body"),
         ("GET", "/hubs/Not_A_Hub", None): (400, "InvalidHubId", "hub_id"),
