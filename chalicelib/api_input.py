@@ -25,7 +25,7 @@ QUERY_PARAMETERS = ("status", "limit", "next")
 
 def hub_id(value: Any) -> str:
     """A path's hub id, or 400 naming ``hub_id``."""
-    if not isinstance(value, str) or not hub_records.HUB_ID.match(value):
+    if not isinstance(value, str) or not hub_records.HUB_ID.fullmatch(value):
         raise ApiError(400, "InvalidHubId", "a hub id is 'hub-' and a course id: lowercase letters, digits and '-', "
                        "48 characters at most", "hub_id")
     return value
@@ -114,6 +114,6 @@ def decode_token(token: str) -> dict:
         value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         value = None
-    if not isinstance(value, str) or not hub_records.HUB_ID.match(value):
+    if not isinstance(value, str) or not hub_records.HUB_ID.fullmatch(value):
         raise ApiError(400, "InvalidQuery", "next must be the token of a previous page", "next")
     return {"hub_id": value}

@@ -34,11 +34,13 @@ class Problem(_Answer):
 class Error(_Answer):
     """Every 4xx and 5xx: a stable ``code``, a message for people, and the field at fault where one is."""
 
-    code: str = Field(description="stable, for programs: InvalidRequest, HubNotFound, HubBusy, ...")
+    code: str = Field(description="stable, for programs: InvalidRequest, HubNotFound, HubBusy, NameTaken, ...")
     message: str
     field: str | SkipJsonSchema[None] = _absent("the body field, path or query parameter or header at fault")
     errors: list[Problem] | SkipJsonSchema[None] = _absent("InvalidRequest: every problem found")
-    hub_status: Status | SkipJsonSchema[None] = _absent("HubBusy, HubNotFailed: the hub's status")
+    hub_id: str | SkipJsonSchema[None] = _absent("NameTaken: the live hub that holds the name")
+    hub_status: Status | SkipJsonSchema[None] = _absent("HubBusy, HubNotFailed: the hub's status; NameTaken: the "
+                                                        "status of the hub that holds the name")
 
 
 class Urls(_Answer):

@@ -2,10 +2,18 @@
 
 One item per hub (key ``hub_id``). Steps are a map keyed by step name, so a
 retried step updates its own entry instead of appending duplicates.
+
+A hub's public names (its domain and host names) belong to one live hub: the
+table also holds one claim item per name (key ``name:<name>``, never a hub id),
+naming the hub and the ``generation`` of its record that holds it. A claim is
+written in the same transaction as the record, so two hubs never both get a
+name; it is free again once its holder is RETIRED or its holder's record was
+replaced (another generation), and the next hub to take it overwrites it.
 """
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -24,29 +32,89 @@ class HubNotFound(CourseHubError):
     """No hub with that id."""
 
 
+CLAIM = "name:"  # a claim item's key prefix; hub ids have no ':'
+_ATTEMPTS = 3  # a claim that changed between reading and writing it is read again
+
+
 class HubAlreadyExists(CourseHubError):
     """A live hub (not RETIRED) with that id is already recorded."""
+
+
+class NameTaken(CourseHubError):
+    """Another live hub holds one of the names."""
+
+    def __init__(self, name: str, holder: str, status: str):
+        super().__init__(f"{name} belongs to hub {holder} ({status}) until it is retired")
+        self.name, self.holder, self.status = name, holder, status
+
+
+class NamesBusy(CourseHubError):
+    """The names' claims kept changing while this hub tried to take them (concurrent requests)."""
 
 
 def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def create(dynamodb: Any, table: str, hub_id: str, request: dict, **fields: Any) -> dict:
-    """Record a new hub as PROVISIONING (with any extra top-level ``fields``): the one writer of a new record.
+def create(dynamodb: Any, table: str, hub_id: str, request: dict, names: tuple[str, ...] = (), **fields: Any) -> dict:
+    """Record a new hub as PROVISIONING (with any extra top-level ``fields``) holding ``names``: the one writer of a
+    new record.
 
-    A RETIRED hub's record is replaced (the course may have a new hub); a live one is kept: HubAlreadyExists.
+    A RETIRED hub's record is replaced (the course may have a new hub); a live one is kept: HubAlreadyExists. A name
+    another live hub holds: NameTaken, and nothing is written.
     """
-    item = {"hub_id": hub_id, "status": "PROVISIONING", "request": request, "steps": {},
-            "created_at": now(), "updated_at": now(), **fields}
-    try:
-        dynamodb.put_item(TableName=table, Item=_item(item),
-                          ConditionExpression="attribute_not_exists(hub_id) OR #status = :retired",
-                          ExpressionAttributeNames={"#status": "status"},
-                          ExpressionAttributeValues={":retired": {"S": "RETIRED"}})
-    except dynamodb.exceptions.ConditionalCheckFailedException:
-        raise HubAlreadyExists(f"hub {hub_id} already exists") from None
-    return item
+    names = tuple(dict.fromkeys(names))  # one operation per item in a transaction (DynamoDB refuses two)
+    item = {"hub_id": hub_id, "status": "PROVISIONING", "request": request, "steps": {}, "names": list(names),
+            "generation": uuid.uuid4().hex, "created_at": now(), "updated_at": now(), **fields}
+    for _ in range(_ATTEMPTS):
+        writes = [{"Put": {"TableName": table, "Item": _item(item),
+                           "ConditionExpression": "attribute_not_exists(hub_id) OR #status = :retired",
+                           "ExpressionAttributeNames": {"#status": "status"},
+                           "ExpressionAttributeValues": {":retired": {"S": "RETIRED"}}}}]
+        try:
+            writes += [_claim(table, name, hub_id, item["generation"], _free_claim(dynamodb, table, name, hub_id))
+                       for name in names]
+        except NameTaken:
+            if _live(dynamodb, table, hub_id):  # the course's live hub is the answer, whatever it was asked for now
+                raise HubAlreadyExists(f"hub {hub_id} already exists") from None
+            raise
+        try:
+            dynamodb.transact_write_items(TransactItems=writes)
+            return item
+        except dynamodb.exceptions.TransactionCanceledException as error:
+            reasons = error.response.get("CancellationReasons") or [{}]
+            if reasons[0].get("Code") == "ConditionalCheckFailed":
+                raise HubAlreadyExists(f"hub {hub_id} already exists") from None
+            # a claim changed since it was read, or a concurrent transaction on the same items: read again
+    raise NamesBusy(f"the names of hub {hub_id} are being claimed by another request; try again")
+
+
+def _live(dynamodb: Any, table: str, hub_id: str) -> bool:
+    found = dynamodb.get_item(TableName=table, Key={"hub_id": {"S": hub_id}}, ConsistentRead=True).get("Item")
+    return bool(found) and found["status"]["S"] != "RETIRED"
+
+
+def _free_claim(dynamodb: Any, table: str, name: str, hub_id: str) -> dict | None:
+    """The claim on ``name`` (None if there is none) once it is known to be free for ``hub_id``; else NameTaken."""
+    found = dynamodb.get_item(TableName=table, Key={"hub_id": {"S": CLAIM + name}}, ConsistentRead=True).get("Item")
+    claim = {k: _deserialize(v) for k, v in found.items()} if found else None
+    if claim and claim["holder"] != hub_id:  # the hub's own claims: its record's condition decides
+        holder = dynamodb.get_item(TableName=table, Key={"hub_id": {"S": claim["holder"]}},
+                                   ConsistentRead=True).get("Item") or {}
+        status = holder.get("status", {}).get("S", "RETIRED")
+        if status != "RETIRED" and holder.get("generation", {}).get("S") == claim["generation"]:
+            raise NameTaken(name, claim["holder"], status)
+    return claim
+
+
+def _claim(table: str, name: str, hub_id: str, generation: str, seen: dict | None) -> dict:
+    """The write that takes ``name`` for ``hub_id``, only if its claim is still as ``seen`` (free) when it commits."""
+    put = {"TableName": table, "ConditionExpression": "attribute_not_exists(hub_id)",
+           "Item": _item({"hub_id": CLAIM + name, "holder": hub_id, "generation": generation, "claimed_at": now()})}
+    if seen is not None:
+        put.update(ConditionExpression="#generation = :seen", ExpressionAttributeNames={"#generation": "generation"},
+                   ExpressionAttributeValues={":seen": {"S": seen["generation"]}})
+    return {"Put": put}
 
 
 def get(dynamodb: Any, table: str, hub_id: str) -> dict:
@@ -130,6 +198,15 @@ def _item(record: dict) -> dict:
     return {k: _serialize(v) for k, v in record.items()}
 
 
+def rerun(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
+    """Record a live hub (its names held) as PROVISIONING again; a RETIRED one is HubNotFound: it needs ``create``."""
+    names = {"#status": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
+    values = {":provisioning": "PROVISIONING", ":retired": "RETIRED", ":now": now(),
+              **{f":v{i}": v for i, v in enumerate(fields.values())}}
+    sets = ["#status = :provisioning", "updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values, "#status <> :retired")
+
+
 def update(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
     """Set top-level fields (scale, schedules, audit, ...) without changing the status."""
     _set_fields(dynamodb, table, hub_id, fields)
@@ -169,14 +246,16 @@ def scan(dynamodb: Any, table: str, limit: int, status: str | None = None,
     found: list[dict] = []
     key = {"hub_id": {"S": start["hub_id"]}} if start else None
     while True:
-        params: dict = {"TableName": table, "Limit": limit - len(found), "ConsistentRead": True}
+        params: dict = {"TableName": table, "Limit": limit - len(found), "ConsistentRead": True,
+                        "FilterExpression": "attribute_exists(#status)",  # hubs only: name claims have no status
+                        "ExpressionAttributeNames": {"#status": "status"}}
         if key:
             params["ExclusiveStartKey"] = key
         if status:
-            params.update(FilterExpression="#status = :status", ExpressionAttributeNames={"#status": "status"},
-                          ExpressionAttributeValues={":status": {"S": status}})
+            params.update(FilterExpression="#status = :status", ExpressionAttributeValues={":status": {"S": status}})
         page = dynamodb.scan(**params)
         found += [{k: _plain(_deserialize(v)) for k, v in item.items()} for item in page.get("Items", [])]
         key = page.get("LastEvaluatedKey")
         if not key or len(found) >= limit:
-            return found, ({"hub_id": key["hub_id"]["S"]} if key else None)
+            # the next page starts after the last hub found (the last item read may be a claim, which is no hub id)
+            return found, ({"hub_id": found[-1]["hub_id"]} if key else None)

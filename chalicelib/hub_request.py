@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
-from typing import Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import date, datetime, timedelta
+from functools import lru_cache
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib import charts, kubernetes_versions
 
@@ -33,8 +34,24 @@ class Limits:
     today: date | None = None  # None: the real date
 
 
+def _iso_date(value: Any) -> Any:
+    """JSON has no date type: a date is exactly an ISO ``YYYY-MM-DD`` string (or, from Python, a date)."""
+    if isinstance(value, str):
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise ValueError("a date is written YYYY-MM-DD")
+        return date.fromisoformat(value)  # an impossible day (2027-02-30) raises ValueError: refused
+    if isinstance(value, datetime):
+        raise ValueError("a date is written YYYY-MM-DD, without a time")
+    return value  # strict mode refuses anything else that is not a date
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_date)]
+
+
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+    # strict: what a caller sends has the documented JSON type or is refused (no "1" for 1, 1.0 for 1, "yes" for
+    # true), and nothing is trimmed or otherwise converted; extra="forbid": an unknown field (a typo) is refused
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class Nodes(_Model):
@@ -114,7 +131,7 @@ class HubRequest(_Model):
     binder_host: str | None = None
     hub_host: str | None = None
     hosted_zone_id: str | None = Field(None, pattern=r"^Z[A-Z0-9]{1,32}$")
-    term_end: date
+    term_end: IsoDate
     timezone: str = "UTC"
     nodes: Nodes = Nodes()
     kubernetes_version: str = Field(kubernetes_versions.DEFAULT,
@@ -137,7 +154,7 @@ class HubRequest(_Model):
     @field_validator("domain", "binder_host", "hub_host")
     @classmethod
     def _dns_name(cls, value: str | None) -> str | None:
-        if value is not None and not _DNS_NAME.match(value.lower().rstrip(".")):
+        if value is not None and not _DNS_NAME.fullmatch(value.lower().rstrip(".")):
             raise ValueError(f"{value!r} is not a DNS name")
         return None if value is None else value.lower().rstrip(".")
 
@@ -157,10 +174,8 @@ class HubRequest(_Model):
     @field_validator("timezone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown time zone {value!r}") from None
+        if value not in _time_zones():  # exactly an IANA name: ZoneInfo alone would open "utc" on some file systems
+            raise ValueError(f"unknown time zone {value!r}; use an IANA name such as 'Europe/Kyiv'")
         return value
 
     @field_validator("kubernetes_version")
@@ -200,6 +215,15 @@ class HubRequest(_Model):
         return self.hub_host or f"hub.binder.{self.domain}"
 
     @property
+    def public_names(self) -> dict[str, str]:
+        """The names the hub holds while it lives (its domain and both host names), each with the field it comes
+        from: the domain's own field, or the host's field when the request sets that host."""
+        held = {self.domain: "domain"}
+        held.setdefault(self.binder, "binder_host" if self.binder_host else "domain")
+        held.setdefault(self.hub, "hub_host" if self.hub_host else "domain")
+        return held
+
+    @property
     def cluster_name(self) -> str:
         return f"coursehub-{self.course_id}"
 
@@ -231,7 +255,7 @@ class NodeSizes(_Model):
 class HubChanges(_Model):
     """What ``PATCH /hubs/{hub_id}`` may change; the result is validated again as a whole request."""
 
-    term_end: date | None = None
+    term_end: IsoDate | None = None
     scaling: ScalingWindow | None = Field(None, description="null: always on")
     nodes: NodeSizes | None = None
     reminder_days: int | None = Field(None, ge=1, le=60)
@@ -241,6 +265,11 @@ class HubChanges(_Model):
         sent = self.model_dump(mode="json", exclude_unset=True)
         nodes = {**request["nodes"], **{k: v for k, v in (sent.pop("nodes", None) or {}).items() if v is not None}}
         return {**request, **sent, "nodes": nodes}
+
+
+@lru_cache(maxsize=1)
+def _time_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 def _limits(info: ValidationInfo) -> Limits:

@@ -28,12 +28,12 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     request = HubRequest.parse(event["request"], settings.limits(), settings.request_defaults())
     accepted = request.model_dump(mode="json")
     run = steps.run_of(event, "provision")
-    try:  # the API records a hub before it starts the run; a run started directly has no record yet
-        hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "PROVISIONING", error=None,
-                               request=accepted, steps={}, current_step=None, **run)
+    try:  # the API records a hub before it starts the run; a run started directly may have no live record yet
+        hub_records.rerun(dynamodb, settings.hub_table_name, hub_id, error=None, request=accepted, steps={},
+                          current_step=None, **run)
         recorded = "recorded as PROVISIONING, its steps cleared"
-    except hub_records.HubNotFound:
-        hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, **run)
+    except hub_records.HubNotFound:  # or RETIRED: a new hub of the course, holding its names
+        hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, tuple(request.public_names), **run)
         recorded = "recorded as PROVISIONING"
     return steps.done({"hub_id": hub_id, "request": accepted, "hub": steps.names(request)},
                       f"{recorded}: cluster {request.cluster_name}, hosts {request.binder} and {request.hub}")

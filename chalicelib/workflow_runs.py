@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
@@ -26,6 +26,9 @@ from chalicelib import hub_records, slack, slack_blocks
 from chalicelib.api_errors import ApiError
 from chalicelib.errors import SecretUnavailable, SlackPostFailed
 from chalicelib.settings import Settings
+
+if TYPE_CHECKING:
+    from chalicelib.hub_request import HubRequest
 
 Clients = Callable[[str], Any]
 IDEMPOTENCY_HOURS = 24
@@ -45,13 +48,20 @@ def execution_arn(state_machine_arn: str, hub: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
 
 
-def record_new_hub(dynamodb: Any, table: str, hub: str, request: dict, execution: str, caller: str) -> bool:
-    """Record the course's new hub as PROVISIONING by ``execution``; False if the course has a live hub already."""
+def record_new_hub(dynamodb: Any, table: str, hub: str, request: HubRequest, execution: str, caller: str) -> bool:
+    """Record the course's new hub as PROVISIONING by ``execution``, holding its public names; False if the course
+    has a live hub already; 409 naming the hub that holds a name if another live hub does (nothing written)."""
+    names = request.public_names
     try:
-        hub_records.create(dynamodb, table, hub, request, workflow="provision", execution_arn=execution,
-                           created_by=caller)
+        hub_records.create(dynamodb, table, hub, request.model_dump(mode="json"), tuple(names),
+                           workflow="provision", execution_arn=execution, created_by=caller)
     except hub_records.HubAlreadyExists:
         return False
+    except hub_records.NameTaken as taken:
+        raise ApiError(409, "NameTaken", str(taken), names[taken.name],
+                       hub_id=taken.holder, hub_status=taken.status) from None
+    except hub_records.NamesBusy as busy:
+        raise ApiError(409, "NameBusy", str(busy), "domain") from None
     return True
 
 

@@ -25,7 +25,8 @@ DESCRIPTION = """\
 Provision, list, change, retire and retry course BinderHubs. Every request is signed with SigV4 (IAM
 authorization); API Gateway refuses an unsigned or badly signed one with 403. Every answer other than 2xx has the
 body `{"code", "message"}`, with `field` naming the body field, path or query parameter or header at fault where
-one is. A hub's id is `hub-<course id>`: a course has one live hub at a time."""
+one is. A hub's id is `hub-<course id>`: a course has one live hub at a time, and a domain and each host name
+belong to one live hub (until it is RETIRED): another hub asking for one gets 409 `NameTaken` naming it."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ def operations() -> dict[tuple[str, str], Operation]:
     return {
         ("POST", "/hubs"): Operation(
             {202: "provisioning started; Location names the hub", 200: "the course's live hub; nothing started"},
-            {400: ("InvalidBody", "InvalidRequest", "InvalidIdempotencyKey"), 409: ("RequestInProgress",),
+            {400: ("InvalidBody", "InvalidRequest", "InvalidIdempotencyKey"),
+             409: ("RequestInProgress", "NameTaken", "NameBusy"),
              422: ("IdempotencyKeyReused",), 503: ("WorkflowNotStarted",)},
             body="HubRequest", parameters=(idempotency_key,)),
         ("GET", "/hubs"): Operation({200: "a page of hubs"}, {400: ("InvalidQuery",)}, answer="Page",
@@ -142,6 +144,7 @@ def _operation(route: Any, described: Operation, path_parameters: list[dict]) ->
     for status, codes in described.errors.items():
         responses[str(status)] = _error(codes)
     responses["403"] = {"$ref": "#/components/responses/Refused"}
+    responses["414"] = {"$ref": "#/components/responses/UriTooLong"}
     responses["415"] = {"$ref": "#/components/responses/UnsupportedMediaType"}
     summary, _, rest = doc.partition("\n")
     operation = {
@@ -181,6 +184,9 @@ def _shared_responses() -> dict:
                                    "a request older than 5 minutes (`code` is API Gateway's response type)",
                     "content": {"application/json": {"schema": {"$ref": SCHEMAS + "Error"}}}},
         "UnsupportedMediaType": _error(("UnsupportedMediaType",), "a Content-Type other than application/json"),
+        "UriTooLong": {"description": "API Gateway refused the request before anything ran: its URL is longer than the "
+                                      "REST API quota (8192 characters for an edge-optimized API)",
+                       "content": {"application/json": {"schema": {"$ref": SCHEMAS + "Error"}}}},
     }
 
 

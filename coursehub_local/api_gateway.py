@@ -10,7 +10,10 @@ What AWS does and this does too:
   ``accessKey``, ``accountId``);
 - the function runs in containers that each serve one request at a time: a
   request that finds every container busy gets a new one (a cold start, with its
-  own module state), as concurrent Lambda invocations do.
+  own module state), as concurrent Lambda invocations do;
+- a URL longer than the REST API quota is refused at the door (414), before the
+  signature is checked; every refusal of the gateway's own is JSON in the API's
+  error shape, so a caller never gets an HTML page.
 """
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ import threading
 import time
 from dataclasses import dataclass
 from functools import partial
+from http import HTTPStatus
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,6 +43,12 @@ from coursehub_local import aws_calls
 
 SERVICE = "execute-api"
 MAX_SKEW_SECONDS = 300
+# "Length, in characters, of the URL for an edge-optimized API: 8192" (a regional API: 10240), a quota that cannot be
+# increased (https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-execution-service-limits-table.html).
+# Chalice deploys an edge-optimized API unless told otherwise, and the project does not tell it otherwise. What a
+# longer URL is answered is not documented (no gateway response type covers it): the stand-in answers 414 (RFC 9110
+# 15.5.15, a target longer than the server will interpret) in the error shape.
+MAX_URL_CHARACTERS = 8192
 _AUTHORIZATION = re.compile(r"^AWS4-HMAC-SHA256 Credential=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-f]+)$")
 
 
@@ -149,8 +159,12 @@ class _Handler(ChaliceRequestHandler):
         super().__init__(request, client_address, server, app_object=gateway.placeholder, config=gateway.lambda_config)
 
     def _generic_handle(self) -> None:
-        headers, body = self._parse_payload()
         host = self.headers.get("host") or "%s:%s" % self.server.server_address[:2]
+        if len(f"http://{host}{self.path}") > MAX_URL_CHARACTERS:
+            self.send_error(HTTPStatus.REQUEST_URI_TOO_LONG, f"the URL is longer than the {MAX_URL_CHARACTERS} "
+                            "characters API Gateway accepts")
+            return
+        headers, body = self._parse_payload()
         try:
             identity = verify(self.command, f"http://{host}{self.path}", headers, body, self._gateway.region,
                               self._gateway.identity_for)
@@ -173,6 +187,20 @@ class _Handler(ChaliceRequestHandler):
             self._gateway.containers.release(app)
 
     do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _generic_handle
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """A refusal of the gateway's own (http.server's too: a request line over 64 KiB, too many or too long
+        headers, a malformed request line, an unknown method) as JSON in the API's error shape, not an HTML page."""
+        status = HTTPStatus(code)
+        data = json.dumps({"code": status.name, "message": message or status.phrase}).encode()
+        self.close_connection = True
+        self.send_response(code, status.phrase)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(data)
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet, like the stack's other servers
         pass

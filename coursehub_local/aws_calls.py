@@ -63,6 +63,19 @@ def load(directory: Path) -> int:
 
 
 _installed = False
+# A DynamoDB transaction is authorized item by item as the single-item actions it performs: "Permissions for Put,
+# Update, Delete, and Get actions are governed by the permissions used for the underlying PutItem, UpdateItem,
+# DeleteItem, and GetItem operations. For the ConditionCheck action, you can use the dynamodb:ConditionCheckItem
+# permission" (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html).
+TRANSACTION_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem", "Get": "GetItem",
+                       "ConditionCheck": "ConditionCheckItem"}
+
+
+def needed_by(service: str, operation: str, params: dict) -> set[str]:
+    """The IAM actions a call needs: ``<signing name>:<operation>``, or a transaction's actions item by item."""
+    if service == "dynamodb" and operation in ("TransactWriteItems", "TransactGetItems"):
+        return {f"dynamodb:{TRANSACTION_ACTIONS[kind]}" for item in params.get("TransactItems", []) for kind in item}
+    return {f"{service}:{operation}"}
 
 
 def install() -> None:
@@ -78,9 +91,9 @@ def install() -> None:
         def make_api_call(self, operation_name, api_params):
             function = _running.get()
             if function is not None:
-                action = f"{self.meta.service_model.signing_name}:{operation_name}"
+                actions = needed_by(self.meta.service_model.signing_name, operation_name, api_params)
                 with _lock:
-                    ACTIONS[function].add(action)
+                    ACTIONS[function].update(actions)
             return original(self, operation_name, api_params)
 
         BaseClient._make_api_call = make_api_call

@@ -26,12 +26,16 @@ file every moto name it imports, reads or replaces, and fails first if an upgrad
   an execution ABORTED at once, with its stopDate, for good (moto 5.2.5 answers without a stopDate, keeps it
   RUNNING until the engine next looks at it, and lets a Task still running when it was stopped fail it);
 - ``event_pattern_matches`` reads moto's own EventBridge pattern matching for the stack's event bus;
+- DynamoDB transactions are isolated from other reads and writes, as on DynamoDB (moto 5.2.5 rolls a cancelled
+  transaction back by restoring a copy of the whole table taken when it began, which undoes other requests'
+  writes made meanwhile);
 - IAM has the AWS managed policies the deployment attaches (``AmazonEBSCSIDriverPolicy``), as on AWS; moto 5.2.5
   has none unless told to load all ~1,600, which makes every backend reset take half a second during which the
   half-built IAM backend fails requests made meanwhile (``IAMBackend.access_keys`` is set after them).
 """
 from __future__ import annotations
 
+import threading
 import time
 import types
 from datetime import datetime, timezone
@@ -72,6 +76,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _case_service_integration_parameters()
     _judge_load_balancer_health()
     _report_execution_status(execution_events)
+    _isolated_dynamodb_transactions()
     _aws_managed_policies(AWS_MANAGED_POLICIES)
 
 
@@ -189,6 +194,23 @@ def _wrap(owner: Any, name: str, hook: Callable) -> None:
         return hook(original, self, *args, **kwargs)
 
     _replace(owner, name, method)
+
+
+def _isolated_dynamodb_transactions() -> None:
+    """One item operation or transaction at a time: "DynamoDB transactions provide serializable isolation" with
+    respect to the single-item reads and writes of other requests
+    (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis.html#transaction-isolation).
+    moto 5.2.5's rollback (the table restored from a copy) would otherwise lose writes made during a transaction."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    serial = threading.RLock()  # a transaction applies its items through the same methods
+
+    def one_at_a_time(original, self, *args, **kwargs):
+        with serial:
+            return original(self, *args, **kwargs)
+
+    for name in ("put_item", "update_item", "delete_item", "get_item", "query", "scan", "transact_write_items"):
+        _wrap(DynamoDBBackend, name, one_at_a_time)
 
 
 def _serve_access_entries(access: AccessEntries, addons: EksAddons | None = None) -> None:

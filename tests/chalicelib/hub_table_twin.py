@@ -1,8 +1,10 @@
 """An in-memory twin of the hub table: the DynamoDB calls ``chalicelib.hub_records`` makes, answered from a dict.
 
 It understands the expressions hub_records writes (``SET`` of paths and ``if_not_exists``; conditions joined by
-AND or OR of ``attribute_exists``, ``attribute_not_exists`` and ``=``) and fails as DynamoDB does: a failed
-condition raises ConditionalCheckFailedException, a SET under a map that does not exist a ValidationException.
+AND or OR of ``attribute_exists``, ``attribute_not_exists``, ``=`` and ``<>``) and transactions of conditional
+puts, and fails as DynamoDB does: a failed condition raises ConditionalCheckFailedException (in a transaction,
+TransactionCanceledException with a reason per item, and nothing written), a SET under a map that does not exist or
+two operations on one item in a transaction a ValidationException.
 The step tests run over this twin and over moto's DynamoDB alike, which keeps the twin honest.
 """
 from __future__ import annotations
@@ -24,8 +26,17 @@ class ConditionalCheckFailedException(ClientError):
                                     "Message": "The conditional request failed"}}, operation)
 
 
+class TransactionCanceledException(ClientError):
+    def __init__(self, reasons: list[dict]):
+        codes = ", ".join(r["Code"] for r in reasons)
+        super().__init__({"Error": {"Code": "TransactionCanceledException", "Message": "Transaction cancelled, please "
+                                    f"refer cancellation reasons for specific reasons [{codes}]"},
+                          "CancellationReasons": reasons}, "TransactWriteItems")
+
+
 class _Exceptions:
     ConditionalCheckFailedException = ConditionalCheckFailedException
+    TransactionCanceledException = TransactionCanceledException
 
 
 class InMemoryHubTable:
@@ -43,6 +54,29 @@ class InMemoryHubTable:
         self._check(items.get(key), ConditionExpression, ExpressionAttributeNames, ExpressionAttributeValues,
                     "PutItem")
         items[key] = {name: _deserialize(value) for name, value in Item.items()}
+        return {}
+
+    def transact_write_items(self, TransactItems: list[dict]) -> dict:
+        keys = [(op["TableName"], op["Item"]["hub_id"]["S"]) for write in TransactItems for op in write.values()]
+        if len(set(keys)) < len(keys):
+            raise ClientError({"Error": {"Code": "ValidationException", "Message": "Transaction request cannot include "
+                                         "multiple operations on one item"}}, "TransactWriteItems")
+        reasons = []
+        for write in TransactItems:
+            (kind, op), = write.items()
+            if kind != "Put":
+                raise NotImplementedError(kind)
+            try:
+                self._check(self.tables.get(op["TableName"], {}).get(op["Item"]["hub_id"]["S"]),
+                            op.get("ConditionExpression"), op.get("ExpressionAttributeNames"),
+                            op.get("ExpressionAttributeValues"), "TransactWriteItems")
+                reasons.append({"Code": "None"})
+            except ConditionalCheckFailedException:
+                reasons.append({"Code": "ConditionalCheckFailed", "Message": "The conditional request failed"})
+        if any(r["Code"] != "None" for r in reasons):
+            raise TransactionCanceledException(reasons)
+        for write in TransactItems:  # all or nothing
+            self.put_item(TableName=write["Put"]["TableName"], Item=write["Put"]["Item"])
         return {}
 
     def get_item(self, TableName: str, Key: dict, ConsistentRead: bool = False) -> dict:
@@ -88,8 +122,11 @@ def _term(item: dict, term: str, names: dict, values: dict) -> bool:
     if found := re.fullmatch(r"attribute_(not_)?exists\((.+)\)", term):
         exists = _get(item, _path(found.group(2), names)) is not _MISSING
         return not exists if found.group(1) else exists
-    if found := re.fullmatch(r"(\S+)\s*=\s*(:\w+)", term):
-        return _get(item, _path(found.group(1), names)) == values[found.group(2)]
+    if found := re.fullmatch(r"(\S+)\s*(=|<>)\s*(:\w+)", term):
+        current = _get(item, _path(found.group(1), names))
+        if found.group(2) == "<>":
+            return current != values[found.group(3)]
+        return current == values[found.group(3)]
     raise NotImplementedError(term)
 
 

@@ -95,3 +95,48 @@ def test_a_change_must_change_something_and_may_resize_but_not_remove_the_nodes(
         with pytest.raises(ApiError) as refused:
             api_input.changes(body)
         assert (refused.value.status, refused.value.field) == (400, field)
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"reminder_days": True}, "reminder_days"),
+    ({"reminder_days": "7"}, "reminder_days"),
+    ({"reminder_days": 7.0}, "reminder_days"),
+    ({"term_end": "2027-01-15T00:00:00"}, "term_end"),
+    ({"nodes": {"desired_size": "1"}}, "nodes.desired_size"),
+    ({"nodes": {"min_size": 1.0}}, "nodes.min_size"),
+    ({"nodes": {"max_size": 3, "instance_type": "m5.large"}}, "nodes.instance_type"),  # the type stays
+    ({"scaling": {"weekdays_only": "yes"}}, "scaling.weekdays_only"),
+    ({"scaling": {"down_at": "20:00", "up_at": "07:00", "weekend": True}}, "scaling.weekend"),
+    ({"domain": "other.example.edu"}, "domain"),  # a hub's names do not change
+    ({"reminder_dayz": 3}, "reminder_dayz"),
+])
+def test_a_change_of_another_type_or_to_an_unknown_field_is_a_400_naming_it(body, field):
+    with pytest.raises(ApiError) as refused:
+        api_input.changes(body)
+    assert (refused.value.status, refused.value.code, refused.value.field) == (400, "InvalidRequest", field)
+
+
+def test_a_hub_request_of_another_type_is_a_400_naming_the_field_not_a_converted_value():
+    from datetime import date, timedelta
+
+    from chalicelib.settings import Settings
+    from tests.chalicelib.test_hub_request import ARN, GOOD
+
+    settings = Settings(stage="dev", hub_table_name="t", slack_webhook_secret_arn=ARN)
+    good = {**GOOD, "term_end": (date.today() + timedelta(days=60)).isoformat()}  # the API judges by today's date
+    api_input.parse_request(good, settings)
+    for field, value, where in (("term_end", "2027-01-15T00:00:00", "term_end"),
+                                ("timezone", "Europe/Kyiv\n", "timezone"),
+                                ("scaling", {"weekdays_only": "yes"}, "scaling.weekdays_only"),
+                                ("nodes", {"min_size": 1.0}, "nodes.min_size"),
+                                ("nodes", {"desired_size": "1"}, "nodes.desired_size"),
+                                ("acme_stagin", True, "acme_stagin")):
+        with pytest.raises(ApiError) as refused:
+            api_input.parse_request({**good, field: value}, settings)
+        assert (refused.value.status, refused.value.field) == (400, where), field
+        assert [e["field"] for e in refused.value.extra["errors"]] == [where]
+
+
+def test_a_hub_id_is_exactly_the_pattern_without_a_trailing_newline():
+    with pytest.raises(ApiError):
+        api_input.hub_id("hub-cs101\n")

@@ -113,3 +113,50 @@ def test_a_stage_that_allows_extended_support_accepts_those_versions_and_no_othe
 def test_a_stored_request_on_a_version_now_in_extended_support_stays_valid():
     accepted = HubRequest.parse({**GOOD, "kubernetes_version": "1.34"}, LIMITS)  # on 2026-11-27, in standard support
     assert HubRequest.stored(accepted.model_dump(mode="json")).kubernetes_version == "1.34"
+
+
+@pytest.mark.parametrize("field, value, where", [
+    ("term_end", "2027-01-15T00:00:00", "term_end"),  # a date-time is not a date
+    ("term_end", "2027-1-15", "term_end"),
+    ("term_end", "20270115", "term_end"),
+    ("term_end", "2027-02-30", "term_end"),
+    ("term_end", 1800000000, "term_end"),
+    ("timezone", "Europe/Kyiv\n", "timezone"),  # time zone names exact: not trimmed
+    ("timezone", " Europe/Kyiv", "timezone"),
+    ("timezone", "europe/kyiv", "timezone"),
+    ("domain", "courses.example.edu\n", "domain"),
+    ("course_id", "cs101\n", "course_id"),
+    ("acme_staging", "true", "acme_staging"),
+    ("acme_staging", 1, "acme_staging"),
+    ("reminder_days", "7", "reminder_days"),
+    ("reminder_days", True, "reminder_days"),
+    ("scaling", {"weekdays_only": "yes"}, "scaling.weekdays_only"),
+    ("nodes", {"min_size": 1.0}, "nodes.min_size"),
+    ("nodes", {"desired_size": "1"}, "nodes.desired_size"),
+    ("nodes", {"max_size": True}, "nodes.max_size"),
+    ("culling", {"timeout": 3600.0}, "culling.timeout"),
+    ("acme_stagin", True, "acme_stagin"),  # a typo of acme_staging must not provision a production certificate
+    ("nodes", {"max_sise": 3}, "nodes.max_sise"),  # unknown fields at every level
+    ("scaling", {"down_at": "20:00", "weekday_only": False}, "scaling.weekday_only"),
+    ("culling", {"max_age": 0, "timout": 600}, "culling.timout"),
+    ("chart_versions", {"binderhub_chart": "1.0.0"}, "chart_versions.binderhub_chart"),
+])
+def test_a_value_of_another_type_or_an_unknown_field_is_refused_naming_it(field, value, where):
+    assert where in errors({**GOOD, field: value})
+
+
+def test_a_date_is_exactly_an_iso_date_and_a_stored_request_still_validates():
+    accepted = HubRequest.parse({**GOOD, "term_end": "2027-01-15", "timezone": "Europe/Kyiv"}, LIMITS)
+    assert accepted.term_end == date(2027, 1, 15) and accepted.timezone == "Europe/Kyiv"
+    stored = accepted.model_dump(mode="json")
+    assert stored["term_end"] == "2027-01-15"
+    assert HubRequest.stored(stored) == accepted  # as the workflows read it back (numbers as ints: hub_records._plain)
+
+
+def test_the_public_names_of_a_hub_are_its_domain_and_both_hosts_each_with_the_field_it_comes_from():
+    assert HubRequest.parse(GOOD, LIMITS).public_names == {
+        "courses.example.edu": "domain", "binder.courses.example.edu": "domain",
+        "hub.binder.courses.example.edu": "domain"}
+    named = HubRequest.parse({**GOOD, "domain": "Courses.Example.EDU.", "binder_host": "courses.example.edu",
+                              "hub_host": "jupyter.courses.example.edu"}, LIMITS)
+    assert named.public_names == {"courses.example.edu": "domain", "jupyter.courses.example.edu": "hub_host"}

@@ -195,6 +195,20 @@ def test_errors_have_one_shape_and_name_the_field(stack, api):
             (400, "InvalidRequest", "nodes.instance_type"),
         ("POST", "/hubs", json.dumps({**body, "term_end": "2001-01-01"})): (400, "InvalidRequest", "term_end"),
         ("POST", "/hubs", json.dumps({**body, "colour": "blue"})): (400, "InvalidRequest", "colour"),
+        # strict input: no conversion of another type, no unknown field at any level
+        ("POST", "/hubs", json.dumps({**body, "term_end": body["term_end"] + "T00:00:00"})):
+            (400, "InvalidRequest", "term_end"),
+        ("POST", "/hubs", json.dumps({**body, "timezone": "Europe/Kyiv\n"})): (400, "InvalidRequest", "timezone"),
+        ("POST", "/hubs", json.dumps({**body, "scaling": {"weekdays_only": "yes"}})):
+            (400, "InvalidRequest", "scaling.weekdays_only"),
+        ("POST", "/hubs", json.dumps({**body, "nodes": {**body["nodes"], "min_size": 1.0}})):
+            (400, "InvalidRequest", "nodes.min_size"),
+        ("POST", "/hubs", json.dumps({**body, "nodes": {**body["nodes"], "desired_size": "1"}})):
+            (400, "InvalidRequest", "nodes.desired_size"),
+        ("POST", "/hubs", json.dumps({**body, "acme_stagin": False})): (400, "InvalidRequest", "acme_stagin"),
+        ("POST", "/hubs", json.dumps({**body, "culling": {"timout": 600}})): (400, "InvalidRequest", "culling.timout"),
+        ("PATCH", f"/hubs/hub-{course}", json.dumps({"reminder_days": True})): (400, "InvalidRequest", "reminder_days"),
+        ("PATCH", f"/hubs/hub-{course}", json.dumps({"reminder_days": "7"})): (400, "InvalidRequest", "reminder_days"),
         ("POST", "/hubs", "{not json"): (400, "InvalidBody", "body"),
         ("POST", "/hubs", "[]"): (400, "InvalidBody", "body"),
         ("GET", "/hubs/Not_A_Hub", None): (400, "InvalidHubId", "hub_id"),
@@ -280,3 +294,79 @@ def test_no_secret_value_reaches_an_api_answer(stack, api):
     assert len(answers) > 1, "the other tests of this file left hubs to read"
     text = json.dumps(answers)
     assert not [value for value in values if value in text]
+
+
+def test_a_live_hubs_names_are_refused_to_another_hub_until_it_is_retired(stack, api):
+    course_a, course_b = f"d{uuid.uuid4().hex[:6]}", f"t{uuid.uuid4().hex[:6]}"
+    hub_a, hub_b, domain = f"hub-{course_a}", f"hub-{course_b}", f"{course_a}.courses.example.edu"
+    assert api.create(hub_request(stack, course_a, domain)).status == 202
+    assert until(api, hub_a, settled)["status"] == "READY"
+    route53, dynamodb = stack.client("route53"), stack.client("dynamodb")
+    table = stack.seeded.environment["HUB_TABLE_NAME"]
+
+    def records():
+        sets = route53.list_resource_record_sets(HostedZoneId=stack.seeded.hosted_zone_id)["ResourceRecordSets"]
+        return sorted(json.dumps(s, sort_keys=True) for s in sets if s["Name"].rstrip(".").endswith(domain))
+
+    def items():
+        return sorted(json.dumps(i, sort_keys=True) for i in dynamodb.scan(TableName=table)["Items"])
+
+    dns, recorded = records(), items()
+    assert len(dns) == 2  # binder.<domain> and hub.binder.<domain>, to A's load balancer
+    for taken, field in ((domain, "domain"), (f"binder.{domain}", "domain"), (domain.upper() + ".", "domain")):
+        refused = api.call("POST", "/hubs", body=hub_request(stack, course_b, taken), check=False)
+        assert (refused.status, refused.body["code"], refused.body["field"]) == (409, "NameTaken", field), taken
+        assert (refused.body["hub_id"], refused.body["hub_status"]) == (hub_a, "READY")
+        assert f"belongs to hub {hub_a}" in refused.body["message"]
+    assert executions(stack, hub_b) == []  # nothing started
+    assert api.call("GET", f"/hubs/{hub_b}", check=False).status == 404  # nothing recorded
+    assert items() == recorded and records() == dns  # A's record, claims and DNS untouched
+    assert api.get(hub_a).body["status"] == "READY"
+    renamed = api.call("PATCH", f"/hubs/{hub_a}", body={"domain": f"{course_b}.courses.example.edu"}, check=False)
+    assert (renamed.status, renamed.body["field"]) == (400, "domain")  # a hub's names never change
+
+    assert api.retire(hub_a).status == 202
+    assert until(api, hub_a, settled, timeout=180)["status"] == "RETIRED"
+    assert records() == []
+    created = api.create(hub_request(stack, course_b, domain))  # A's names are free once it is retired
+    assert created.status == 202 and len(executions(stack, hub_b)) == 1
+    again = api.call("POST", "/hubs", body=hub_request(stack, course_a, domain), check=False)
+    assert (again.status, again.body["hub_id"]) == (409, hub_b)  # and now hub B's
+    assert api.retire(hub_b).status == 202
+    assert until(api, hub_b, settled, timeout=180)["status"] == "RETIRED"
+
+
+def test_every_size_of_request_the_gateway_takes_or_refuses_gets_an_answer_in_the_error_shape(stack, api):
+    import http.client
+    from urllib.parse import urlsplit
+
+    from coursehub_local.api_gateway import MAX_URL_CHARACTERS
+
+    def raw(method, target, headers=None):
+        address = urlsplit(api.url)
+        connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+        try:
+            connection.request(method, target, headers=headers or {})
+            answer = connection.getresponse()
+            return answer.status, answer.getheader("Content-Type"), json.loads(answer.read())
+        finally:
+            connection.close()
+
+    too_long = {"over the quota": "/hubs/" + "a" * MAX_URL_CHARACTERS,
+                "over http.server's request line": "/hubs/" + "a" * 100_000}
+    for name, target in too_long.items():
+        status, content_type, body = raw("GET", target)
+        assert (status, content_type, body["code"]) == (414, "application/json", "REQUEST_URI_TOO_LONG"), name
+        assert set(body) == {"code", "message"}
+    status, content_type, body = raw("GET", "/hubs", {"X-Padding": "x" * 70_000})
+    assert (status, content_type, set(body)) == (431, "application/json", {"code", "message"})
+
+    room = MAX_URL_CHARACTERS - len(api.url) - 100  # what fits in the quota: the gateway passes it on
+    passed = {("GET", "/hubs/" + "a" * room): (400, "InvalidHubId"),
+              ("DELETE", "/hubs/hub-" + "a" * room): (400, "InvalidHubId"),
+              ("GET", "/" + "x" * room): (403, "MISSING_AUTHENTICATION_TOKEN")}
+    for (method, path), (status, code) in passed.items():
+        answer = api.call(method, path, check=False)
+        assert (answer.status, answer.body["code"]) == (status, code), path[:20]
+    page = api.call("GET", "/hubs", query={"next": "a" * room}, check=False)
+    assert (page.status, page.body["code"], page.body["field"]) == (400, "InvalidQuery", "next")
