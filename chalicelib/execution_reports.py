@@ -79,7 +79,7 @@ def parse(event: Any) -> ExecutionEnd:
     if not isinstance(run_input, dict):
         raise InvalidEvent("execution event field 'detail.input' must be the run's input as a JSON object")
     hub_id = run_input.get("hub_id")
-    if not isinstance(hub_id, str) or not hub_records.HUB_ID.match(hub_id):
+    if not isinstance(hub_id, str) or not hub_records.HUB_ID.fullmatch(hub_id):
         raise InvalidEvent("execution event field 'detail.input' must hold the run's 'hub_id'")
     for field in ("error", "cause"):
         if not isinstance(detail.get(field) or "", str):

@@ -58,7 +58,7 @@ def _described(event: dict) -> dict:
     described = {name: event[name] for name in ("hub_id", "step", "outcome", "urls", "execution")
                  if event.get(name) is not None}
     hub_id = described.get("hub_id")
-    if hub_id is not None and not (isinstance(hub_id, str) and hub_records.HUB_ID.match(hub_id)):
+    if hub_id is not None and not (isinstance(hub_id, str) and hub_records.HUB_ID.fullmatch(hub_id)):
         raise InvalidEvent("notify event field 'hub_id' must be a hub id")
     step = described.get("step")
     if step is not None and not (isinstance(step, str) and 0 < len(step) <= 200):

@@ -28,7 +28,7 @@ logger = Logger()
 def hub_id_of(event: Any) -> str:
     """The event's hub id; InvalidEvent naming the field if there is none or it is malformed."""
     hub_id = event.get("hub_id") if isinstance(event, dict) else None
-    if not isinstance(hub_id, str) or not hub_records.HUB_ID.match(hub_id):
+    if not isinstance(hub_id, str) or not hub_records.HUB_ID.fullmatch(hub_id):
         raise InvalidEvent("event field 'hub_id' must be a hub id (lowercase letters, digits and '-', 48 at most)")
     return hub_id
 

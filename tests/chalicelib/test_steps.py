@@ -10,7 +10,7 @@ from tests.chalicelib.conftest import HUB
 
 
 @pytest.mark.parametrize("event", [None, [], {"request": {}}, {"hub_id": 3, "request": {}}, {"hub_id": "Hub 1", "request": {}},
-                                   {"hub_id": "h"}])
+                                   {"hub_id": "h"}, {"hub_id": "hub-a\n", "request": {}}])
 def test_an_event_without_hub_id_and_request_is_refused(event):
     with pytest.raises(InvalidEvent, match="hub_id"):
         steps.checked(event)
