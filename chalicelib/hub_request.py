@@ -199,10 +199,6 @@ class HubRequest(_Model):
         """JupyterHub's public host name."""
         return self.hub_host or f"hub.binder.{self.domain}"
 
-    @property
-    def cluster_name(self) -> str:
-        return f"coursehub-{self.course_id}"
-
     @classmethod
     def parse(cls, data: dict, limits: Limits, defaults: dict | None = None) -> "HubRequest":
         """Validate ``data`` over the stage ``defaults`` against the stage ``limits``."""
