@@ -33,9 +33,8 @@ STILL_EXISTS = "still exists; start the teardown again"
 REPORT_ONLY = "not cleaned (report only)"
 TAGS_PER_CALL = 20  # the limit of elb and elbv2 DescribeTags
 # What the audit's IAM policy lets it delete only with its stage's tags (DNS records and schedules are scoped by
-# zone and schedule group instead).
-STAGE_SCOPED = ("classic_load_balancers", "load_balancers", "target_groups", "volumes", "security_groups",
-                "network_interfaces")
+# zone and schedule group instead; network interfaces are not: EKS's own carry no tag, .chalice/policy-audit-hub.json).
+STAGE_SCOPED = ("classic_load_balancers", "load_balancers", "target_groups", "volumes", "security_groups")
 Clients = Callable[[str], Any]
 
 # How each kind is deleted, in the order AWS lets them go. EKS clusters and node groups are not deleted here.

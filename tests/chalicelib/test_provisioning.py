@@ -21,7 +21,7 @@ from tests.chalicelib.conftest import HUB
 from tests.chalicelib.fakes import FakeEc2, FakeElb, FakeScheduler
 from tests.chalicelib.test_hub_request import GOOD
 
-CLUSTER = "coursehub-cs101"
+CLUSTER = "coursehub-dev-cs101"
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
 
 

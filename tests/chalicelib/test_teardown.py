@@ -15,7 +15,7 @@ from tests.chalicelib.conftest import HUB
 from tests.chalicelib.fakes import FakeEks, FakeScheduler
 from tests.chalicelib.test_provisioning import running, succeeded
 
-CLUSTER = "coursehub-cs101"
+CLUSTER = "coursehub-dev-cs101"
 HOSTS = ["binder.courses.example.edu", "hub.binder.courses.example.edu"]
 
 
@@ -221,7 +221,7 @@ class TestSchedulesAuditAndRetired:
         result = teardown.audit_hub({"route53": route53}.get, dynamodb, settings, hub("Audit what is left"))
         assert result is found
         assert asked == [{"cluster": CLUSTER, "hub_id": HUB, "hosts": HOSTS, "zone_id": zone,
-                          "schedule_group": settings.schedule_group}]
+                          "schedule_group": settings.schedule_group, "stage": "dev"}]
         assert succeeded(record(), "Audit what is left", found["summary"])
 
     def test_retired_records_the_audit_and_no_schedules(self, dynamodb, settings, hub, record):
