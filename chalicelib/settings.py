@@ -132,7 +132,7 @@ class Settings:
         staging_roots = text("ACME_STAGING_ROOTS") or cls.acme_staging_roots
         if not os.path.isfile(staging_roots):
             raise SettingsError(f"ACME_STAGING_ROOTS names no file: {staging_roots!r}")
-        if not STAGE.match(required("STAGE")):
+        if not STAGE.fullmatch(required("STAGE")):
             raise SettingsError(f"STAGE must be 1 to 20 lowercase letters or digits, starting with a letter "
                                 f"(it is part of every AWS name the app gives): {text('STAGE')!r}")
         if repository and not repository.startswith(("https://", "http://")):

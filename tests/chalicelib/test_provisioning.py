@@ -48,6 +48,7 @@ class TestRecordTheHub:
         assert stored["request"]["slack_webhook_secret_arn"] == settings.slack_webhook_secret_arn  # the stage's
         assert state["hub"] == {"cluster": CLUSTER, "binder": "binder.courses.example.edu",
                                 "hub": "hub.binder.courses.example.edu", "course": "cs101"}
+        assert stored["cluster"] == CLUSTER  # recorded before it exists: later workflows use the recorded name
 
     def test_a_rerun_clears_the_steps_and_error_of_the_run_before(self, dynamodb, settings, hub, record):
         hub_records.step_started(dynamodb, settings.hub_table_name, HUB, "Create the cluster")
@@ -93,6 +94,18 @@ class TestCluster:
         with pytest.raises(ClusterFailed, match="does not belong to hub hub-cs101"):
             provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster"))
         assert running(record(), "Create the cluster")
+
+    def test_another_stages_cluster_of_the_same_hub_id_is_not_taken(self, eks, dynamodb, settings, hub, record):
+        eks.add_cluster(CLUSTER, HUB, stage="prod")
+        with pytest.raises(ClusterFailed, match="belongs to stage prod, not dev"):
+            provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster"))
+        assert running(record(), "Create the cluster") and eks.clusters[CLUSTER]["tags"]["coursehub:stage"] == "prod"
+
+    def test_the_cluster_the_workflow_names_is_the_one_used(self, eks, dynamodb, settings, hub):
+        eks.add_cluster("coursehub-cs101", HUB)  # a hub's cluster from before the stage was in the name
+        result = provisioning.create_cluster(eks, dynamodb, settings, hub("Create the cluster",
+                                                                          cluster="coursehub-cs101"))
+        assert result == {"name": "coursehub-cs101", "status": "ACTIVE", "reused": True} and CLUSTER not in eks.clusters
 
     def test_without_the_cluster_role_nothing_is_created(self, eks, dynamodb, settings, hub):
         from dataclasses import replace
