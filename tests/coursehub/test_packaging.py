@@ -192,3 +192,28 @@ def test_the_ebs_csi_role_is_for_pod_identity_and_its_function_may_pass_it(resou
     passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
                 for r in deploy_plan._listed(s["Resource"])]
     assert any(fnmatch.fnmatchcase("arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi", p) for p in passable)
+
+
+def test_every_functions_role_carries_the_stage_its_policies_read_as_a_principal_tag(resources):
+    for logical_id, function in packaging.function_logical_ids(packaging.app_functions()).items():
+        role = resources[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert resources[role]["Type"] == "AWS::IAM::Role"
+        assert {"Key": "coursehub:stage", "Value": "dev"} in resources[role]["Properties"]["Tags"], function
+    audit_policy = json.loads((packaging.ROOT / ".chalice" / "policy-audit-hub.json").read_text())
+    conditioned = [s for s in audit_policy["Statement"] if "Condition" in s]
+    assert conditioned and all("${aws:PrincipalTag/coursehub:stage}" in json.dumps(s["Condition"])
+                               for s in conditioned)
+
+
+def test_route53_changes_are_denied_outside_the_stages_hosted_zones_when_they_are_given(template, resources):
+    assert template["Parameters"]["HostedZoneIds"]["Type"] == "CommaDelimitedList"
+    policy = resources["StageHostedZonesOnly"]
+    assert policy["Condition"] == "HasHostedZoneIds"
+    assert sorted(r["Ref"] for r in policy["Properties"]["Roles"]) == sorted(
+        to_cfn_resource_name(f) + "Role" for f in packaging.DNS_FUNCTIONS)
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Action"]) == ("Deny", "route53:ChangeResourceRecordSets") and "NotResource" in deny
+    changers = {f for f, settings in CONFIG["functions"].items()
+                if "route53:ChangeResourceRecordSets" in json.dumps(json.loads(
+                    (packaging.ROOT / ".chalice" / settings["iam_policy_file"]).read_text()))}
+    assert changers == set(packaging.DNS_FUNCTIONS)
