@@ -94,3 +94,20 @@ def wildcard_resources(policy: dict) -> list[list[str]]:
             actions = statement["Action"]
             out.append([actions] if isinstance(actions, str) else actions)
     return out
+
+
+def tag_conditions(policy: dict) -> dict[str, set[str]]:
+    """Action pattern -> the tag keys its statements' conditions name (``aws:ResourceTag/<key>``), for conditioned ones.
+
+    The check cannot evaluate a condition; what it can prove is that each names a tag the app puts on what the
+    action is used on (tests/local/test_least_privilege.py).
+    """
+    found: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        keys = {key.split("/", 1)[1] for test in statement.get("Condition", {}).values() for key in test
+                if key.startswith("aws:ResourceTag/")}
+        if keys:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                found.setdefault(action, set()).update(keys)
+    return found
