@@ -118,8 +118,8 @@ def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
     assert first["status"] == "FAILED"  # stopped at DNS, after the cluster and the releases existed
     again, _ = provision(stack, hub_id, request)  # the admin fixed the domain and started the run again
     assert again["status"] == "SUCCEEDED", again.get("cause")
-    clusters = [c for c in stack.client("eks").list_clusters()["clusters"] if c == f"coursehub-{course}"]
-    assert clusters == [f"coursehub-{course}"]
+    clusters = [c for c in stack.client("eks").list_clusters()["clusters"] if c == f"coursehub-{stack.config.stage}-{course}"]
+    assert clusters == [f"coursehub-{stack.config.stage}-{course}"]
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
     assert record["status"] == "READY"
     assert record["steps"]["Create the cluster"]["detail"] == "reused"
@@ -169,8 +169,8 @@ def test_throttled_eks_calls_are_retried_and_the_hub_still_becomes_ready(stack):
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
     assert record["status"] == "READY"
     eks = stack.client("eks")
-    assert f"coursehub-{course}" in eks.list_clusters()["clusters"]
-    assert len(eks.list_nodegroups(clusterName=f"coursehub-{course}")["nodegroups"]) == 1
+    assert f"coursehub-{stack.config.stage}-{course}" in eks.list_clusters()["clusters"]
+    assert len(eks.list_nodegroups(clusterName=f"coursehub-{stack.config.stage}-{course}")["nodegroups"]) == 1
 
 
 def test_a_request_outside_the_stage_limits_is_refused_by_the_first_step_and_creates_nothing(stack):
@@ -182,7 +182,7 @@ def test_a_request_outside_the_stage_limits_is_refused_by_the_first_step_and_cre
 
     with pytest.raises(hub_records.HubNotFound):
         hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], f"hub-{course}")
-    assert f"coursehub-{course}" not in stack.client("eks").list_clusters()["clusters"]
+    assert f"coursehub-{stack.config.stage}-{course}" not in stack.client("eks").list_clusters()["clusters"]
     report_delivered(stack, described["executionArn"])  # the run's end reached report_execution_end, which kept quiet
     (message,) = stack.slack.messages()[before:]
     text = message["text"]

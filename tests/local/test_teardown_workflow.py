@@ -28,7 +28,7 @@ def ready_hub(stack, letter):
     course = f"{letter}{uuid.uuid4().hex[:6]}"
     described, _ = provision(stack, f"hub-{course}", hub_request(stack, course))
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    return course, f"hub-{course}", f"coursehub-{course}"
+    return course, f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
 
 
 def test_a_teardown_that_fails_half_way_names_the_step_and_completes_when_started_again(stack):
@@ -65,7 +65,7 @@ def test_a_teardown_that_fails_half_way_names_the_step_and_completes_when_starte
 
 def test_a_hub_whose_provisioning_failed_after_the_cluster_is_rolled_back_and_audited_clean(stack):
     course = f"r{uuid.uuid4().hex[:6]}"
-    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    hub_id, cluster = f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
     request = {**hub_request(stack, course), "chart_versions": {"binderhub": "9.9.9"}, "rollback_on_failure": True}
     described, _ = provision(stack, hub_id, request)
     assert described["status"] == "FAILED"
