@@ -61,7 +61,7 @@ def names(request: HubRequest, cluster: str) -> dict:
 
 
 def cluster_of(event: dict, settings: Settings) -> str:
-    """The hub's cluster: as the workflow passes it, else (a Task invoked on its own) the stage's name for the course."""
+    """The hub's cluster: as the workflow passes it, else (a Task run on its own) the stage's name for the course."""
     given = event.get("cluster")
     if isinstance(given, str) and given:
         return given

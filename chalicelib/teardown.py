@@ -167,8 +167,8 @@ def audit_hub(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> s
 
     request = steps.request_of(event)
     zone = request.hosted_zone_id or dns_records.find_zone(clients("route53"), request.domain)
-    result = audit.audit(clients, cluster=steps.cluster_of(event, settings), hub_id=event["hub_id"], stage=settings.stage,
-                         hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
+    result = audit.audit(clients, cluster=steps.cluster_of(event, settings), hub_id=event["hub_id"],
+                         stage=settings.stage, hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
     return steps.done(result, result["summary"])
 
 

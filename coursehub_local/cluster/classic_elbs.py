@@ -2,8 +2,8 @@
 
 One TCP listener per Service port, the cluster's subnets, a security group ``k8s-elb-<name>`` (tagged
 ``kubernetes.io/cluster/<cluster>: owned`` and the Service's additional tags, as ``ensureSecurityGroup``
-tags it) and the cluster's running node instances registered; the nodes' security group (the cluster security group on EKS) lets
-in all traffic from the ELB's group (``updateInstanceSecurityGroupsForLoadBalancer``). Every call puts
+tags it) and the cluster's running node instances registered; the nodes' security group (the cluster
+security group on EKS) lets in all traffic from the ELB's group (``updateInstanceSecurityGroupsForLoadBalancer``). Every call puts
 the listeners, registrations, health check and that rule back to what the Service says: a bare
 ``ConfigureHealthCheck`` does not last.
 

@@ -78,7 +78,7 @@ class ClusterAws:
         return f"kubernetes.io/cluster/{self.ctx.name}"
 
     def owned(self, service: dict | None = None) -> list[dict]:
-        """The tags ``ensureSecurityGroup`` puts on a group it makes: the Service's additional tags, then the cluster's."""
+        """The tags ``ensureSecurityGroup`` puts on a group it makes: the Service's additional tags, the cluster's."""
         return tag_list({**(additional_tags(service) if service else {}), self.cluster_tag(): "owned"})
 
     def tags(self, service: dict, resource: str = "LoadBalancer") -> list[dict]:

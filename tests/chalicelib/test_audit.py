@@ -80,7 +80,8 @@ class Hub:
                         "RoleArn": "arn:aws:iam::123456789012:role/coursehub-scheduler"})
         if cluster_still_exists:
             clients("eks").create_cluster(
-                name=self.cluster, roleArn="arn:aws:iam::123456789012:role/eks", tags={"coursehub:hub": hub_id, "coursehub:stage": stage},
+                name=self.cluster, roleArn="arn:aws:iam::123456789012:role/eks",
+                tags={"coursehub:hub": hub_id, "coursehub:stage": stage},
                 resourcesVpcConfig={"subnetIds": subnets[:2]})
             clients("eks").create_nodegroup(clusterName=self.cluster, nodegroupName="workers", subnets=subnets[:2],
                                             nodeRole="arn:aws:iam::123456789012:role/nodes")

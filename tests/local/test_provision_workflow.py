@@ -118,7 +118,8 @@ def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
     assert first["status"] == "FAILED"  # stopped at DNS, after the cluster and the releases existed
     again, _ = provision(stack, hub_id, request)  # the admin fixed the domain and started the run again
     assert again["status"] == "SUCCEEDED", again.get("cause")
-    clusters = [c for c in stack.client("eks").list_clusters()["clusters"] if c == f"coursehub-{stack.config.stage}-{course}"]
+    clusters = [c for c in stack.client("eks").list_clusters()["clusters"]
+                if c == f"coursehub-{stack.config.stage}-{course}"]
     assert clusters == [f"coursehub-{stack.config.stage}-{course}"]
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
     assert record["status"] == "READY"
