@@ -67,7 +67,7 @@ def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
     texts = stack.slack.texts()[before:]
     assert texts[0].startswith(f"Provisioning the BinderHub of course {course} started")
     assert [t.split(":")[1].split(";")[0].strip() for t in texts[1:4]] == [
-        f"the EKS cluster coursehub-{course} and its nodes are up",
+        f"the EKS cluster coursehub-{stack.config.stage}-{course} and its nodes are up",
         "ingress, cert-manager and BinderHub are installed behind load balancer " + record["load_balancer"],
         "DNS resolves and the TLS certificates are issued"]
     assert texts[-1].startswith(f"The BinderHub of course {course} is ready: https://binder.")
