@@ -14,6 +14,7 @@ import pytest
 from chalicelib import hub_names, storage_addons, values
 from coursehub import iam_policies
 from coursehub_local import aws_calls
+from coursehub_local.stack import StackConfig
 
 pytestmark = pytest.mark.after_end_to_end
 # Actions AWS offers no resource-level permission for (the IAM Service Authorization Reference lists no
@@ -122,6 +123,18 @@ def test_resources_are_scoped_except_where_aws_offers_no_scope():
             unscoped = [a for a in actions if a not in NO_RESOURCE_SCOPE
                         and not (function == "audit_hub" and a in CONTROLLER_LEFTOVERS)]
             assert unscoped == [], f"{function}: {unscoped} on every resource"
+
+
+def test_each_tag_conditioned_action_was_used_only_on_resources_its_condition_allows(performed):
+    """IAM's conditions as AWS would judge them: the tags each resource had when a function acted on it (recorded by
+    coursehub_local/resource_tags.py) against the function's policy, for the stack's stage (its roles' tag)."""
+    documents, stage = iam_policies.policies(), StackConfig().stage
+    judged = {(function, action): seen for (function, action), seen in aws_calls.RESOURCE_TAGS.items()
+              if iam_policies.tag_conditions(documents[function])}
+    assert ("audit_hub", "ec2:DeleteVolume") in judged and ("delete_cluster", "eks:DeleteCluster") in judged
+    refused = [(function, action, tags) for (function, action), seen in judged.items() for tags in seen
+               if not iam_policies.allowed_on(documents[function], action, tags, {hub_names.STAGE_TAG: stage})]
+    assert refused == [], "IAM would refuse these calls"
 
 
 def test_every_tag_condition_names_a_tag_the_app_or_eks_puts_on_what_the_action_is_used_on():
