@@ -143,3 +143,8 @@ def _holds(operator: str, key: str, expected: str, resource_tags: dict[str, str]
     if actual is None:
         return False
     return actual == expected if operator == "StringEquals" else fnmatch.fnmatchcase(actual, expected)
+
+
+def resolved(pattern: str, principal_tags: dict[str, str]) -> str:
+    """``pattern`` with each ``${aws:PrincipalTag/<key>}`` replaced by the role's tag, as IAM reads it."""
+    return re.sub(r"\$\{aws:PrincipalTag/([^}]+)\}", lambda m: principal_tags.get(m.group(1), m.group(0)), pattern)

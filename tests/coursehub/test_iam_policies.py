@@ -76,3 +76,9 @@ def test_a_condition_the_check_cannot_evaluate_is_named():
                              "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["x"]}}}]}
     with pytest.raises(ValueError, match="cannot evaluate ForAnyValue:StringEquals on aws:TagKeys"):
         iam_policies.allowed_on(policy, "ec2:DeleteVolume", {}, DEV)
+
+
+def test_a_principal_tag_in_a_resource_is_read_as_the_roles_tag():
+    pattern = "arn:*:dynamodb:*:*:table/coursehub-${aws:PrincipalTag/coursehub:stage}-*"
+    assert iam_policies.resolved(pattern, DEV) == "arn:*:dynamodb:*:*:table/coursehub-dev-*"
+    assert iam_policies.resolved(pattern, {}) == pattern  # no such tag: nothing matches it on AWS either

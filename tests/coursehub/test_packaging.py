@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from chalice.utils import to_cfn_resource_name
 
-from coursehub import deploy_plan, packaging, statemachines
+from coursehub import deploy_plan, iam_policies, packaging, statemachines
 from coursehub.chalice_config import chalice_stage_config
 from coursehub_local.dispatch import functions_of
 from chalicelib.settings import Settings
@@ -110,7 +110,8 @@ def test_the_eks_roles_are_in_the_stack_and_their_function_may_pass_them(resourc
     assert [s["Principal"]["Service"] for s in properties["AssumeRolePolicyDocument"]["Statement"]] == [trusted]
     assert {p["Fn::Sub"].rsplit("/", 1)[1] for p in properties["ManagedPolicyArns"]} == policies
     statements = deploy_plan.role_statements({"Resources": resources}, to_cfn_resource_name(function))
-    passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
+    passable = [iam_policies.resolved(r, {"coursehub:stage": "dev"})  # the role's tag (merge_template)
+                for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
                 for r in deploy_plan._listed(s["Resource"])]
     arn = f"arn:aws:iam::123456789012:role/{properties['RoleName']}"
     assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in passable), passable
@@ -189,7 +190,8 @@ def test_the_ebs_csi_role_is_for_pod_identity_and_its_function_may_pass_it(resou
     function = resources[to_cfn_resource_name("create_storage_addons")]["Properties"]
     assert function["Environment"]["Variables"]["EBS_CSI_ROLE_ARN"] == {"Fn::GetAtt": ["EbsCsiDriverRole", "Arn"]}
     statements = deploy_plan.role_statements({"Resources": resources}, to_cfn_resource_name("create_storage_addons"))
-    passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
+    passable = [iam_policies.resolved(r, {"coursehub:stage": "dev"})  # the role's tag (merge_template)
+                for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
                 for r in deploy_plan._listed(s["Resource"])]
     assert any(fnmatch.fnmatchcase("arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi", p) for p in passable)
 
@@ -217,3 +219,22 @@ def test_route53_changes_are_denied_outside_the_stages_hosted_zones_when_they_ar
                 if "route53:ChangeResourceRecordSets" in json.dumps(json.loads(
                     (packaging.ROOT / ".chalice" / settings["iam_policy_file"]).read_text()))}
     assert changers == set(packaging.DNS_FUNCTIONS)
+
+
+def test_each_policy_names_only_its_own_stages_logs_tables_schedules_and_roles():
+    """Resources are scoped by the role's stage tag; EKS names keep "coursehub-*": hubs recorded before the stage was
+    in cluster names have clusters "coursehub-<course>" (their deletion still needs the stage's tag)."""
+    dev, prod = {"coursehub:stage": "dev"}, {"coursehub:stage": "prod"}
+    for function, settings in CONFIG["functions"].items():
+        policy = json.loads((packaging.ROOT / ".chalice" / settings["iam_policy_file"]).read_text())
+        patterns = [r for s in policy["Statement"] for r in deploy_plan._listed(s["Resource"])]
+        unscoped = [r for r in patterns if "coursehub" in r and "${aws:PrincipalTag/coursehub:stage}" not in r
+                    and ":eks:" not in r and ":secret:coursehub/" not in r]
+        assert unscoped == [], function
+        logs = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{packaging.function_name('dev', function)}"
+        assert any(fnmatch.fnmatchcase(logs, iam_policies.resolved(p, dev)) for p in patterns), function
+        assert not any(fnmatch.fnmatchcase(logs, iam_policies.resolved(p, prod)) for p in patterns if ":logs:" in p)
+        hubs = f"arn:aws:dynamodb:us-east-1:123456789012:table/{CONFIG['environment']['HUB_TABLE_NAME']}"
+        for table in [r for r in patterns if ":dynamodb:" in r]:
+            assert fnmatch.fnmatchcase(hubs, iam_policies.resolved(table, dev)), function
+            assert not fnmatch.fnmatchcase(hubs.replace("-dev-", "-prod-"), iam_policies.resolved(table, dev))
