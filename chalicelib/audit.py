@@ -9,8 +9,9 @@ reported: deleting them takes minutes and is the teardown's own step.
 
 The audit sees only its own stage: a cluster counts when it is tagged with the
 stage, and a resource is deleted only when it carries the stage's tag (the
-cluster's controllers put the hub's tags on what they make, hub_names.py) or a
-cluster-name tag naming one of the stage's clusters: what its IAM policy allows
+cluster's controllers put the hub's tags on what they make, hub_names.py) or,
+for EKS's cluster security group, the tag naming one of the stage's clusters
+(``aws:eks:cluster-name``): what its IAM policy allows
 (.chalice/policy-audit-hub.json). Anything else is reported, with why it stays.
 """
 from __future__ import annotations
@@ -264,7 +265,8 @@ def _why_kept(kind: str, item: dict, cluster: str, stage: str) -> str | None:
     others |= {tags[key] for key in ("KubernetesCluster", "eks:cluster-name", "aws:eks:cluster-name") if key in tags}
     if others - {cluster}:
         return f"also tagged for cluster {', '.join(sorted(others - {cluster}))}; left alone"
-    if kind in STAGE_SCOPED and (problem := hub_names.stage_problem(tags, stage)):
+    if kind in STAGE_SCOPED and (problem := hub_names.stage_problem(tags, stage,
+                                                                    security_group=kind == "security_groups")):
         return problem
     if kind == "volumes" and item["State"] == "in-use":
         return f"in-use, attached to {', '.join(a['InstanceId'] for a in item.get('Attachments', []))}"
@@ -286,7 +288,8 @@ def _revoke_references(ec2: Any, group_ids: list[str], stage: str) -> dict[str, 
             rules = _rules_naming(other["IpPermissions"], group)
             if rules and other["GroupId"] != group:  # a group's rules naming itself do not hold it back
                 other_tags = {t["Key"]: t.get("Value", "") for t in other.get("Tags", [])}
-                if problem := hub_names.stage_problem(other_tags, stage):  # the policy would refuse the revoke
+                # the policy would refuse the revoke
+                if problem := hub_names.stage_problem(other_tags, stage, security_group=True):
                     blocked[group] = f"a rule of {other['GroupId']} names it, and that group is {problem}"
                 elif reason := _attempt(partial(ec2.revoke_security_group_ingress, GroupId=other["GroupId"],
                                                 IpPermissions=rules)):

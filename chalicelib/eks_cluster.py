@@ -13,7 +13,6 @@ from typing import Any
 from chalicelib.errors import CourseHubError
 from chalicelib.hub_names import HUB_TAG, STAGE_TAG, owner_problem
 
-__all__ = ["HUB_TAG", "STAGE_TAG"]  # the tags a hub's resources carry (hub_names.py); imported from here too
 # Access entries (grant_admin) work only in these modes; CreateCluster through the API defaults to
 # CONFIG_MAP (EKS API reference, CreateAccessConfigRequest.authenticationMode), so the mode is set.
 ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")

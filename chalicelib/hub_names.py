@@ -23,9 +23,9 @@ COURSE_TAG = "coursehub:course"
 # characters keep the longest derived name within its limit: the function "coursehub-<stage>-check_nodegroup_deleted"
 # (Lambda: 64), the cluster "coursehub-<stage>-<course id of 30>" (EKS: 100), the schedule group (64).
 STAGE = re.compile(r"^[a-z][a-z0-9]{0,19}$")
-# Tags whose value is the cluster's name, put by EKS (its cluster security group), the EBS CSI driver (volumes) and
-# the VPC CNI (the interfaces it attaches): what the audit may delete when it lacks the stage tag.
-CLUSTER_NAME_TAGS = ("aws:eks:cluster-name", "eks:cluster-name", "KubernetesCluster", "cluster.k8s.amazonaws.com/name")
+# The tag EKS puts on the cluster security group it makes, naming the cluster (EKS user guide, sec-group-reqs): how
+# the audit may delete or change that group, which carries none of the app's tags (.chalice/policy-audit-hub.json).
+CLUSTER_NAME_TAG = "aws:eks:cluster-name"
 EKS_CLUSTER_NAME_MAX = 100  # EKS API reference, CreateCluster: name, 1 to 100 characters
 
 
@@ -66,14 +66,15 @@ def stage_of_cluster_prefix(stage: str) -> str:
     return f"coursehub-{stage}-"
 
 
-def stage_problem(resource_tags: dict[str, str], stage: str) -> str | None:
-    """Why the audit of ``stage`` may not delete a resource with ``resource_tags`` (None when it may).
+def stage_problem(resource_tags: dict[str, str], stage: str, *, security_group: bool = False) -> str | None:
+    """Why the audit of ``stage`` may not delete (or change) a resource with ``resource_tags`` (None when it may).
 
-    The same two ways as the audit's IAM policy: the stage's tag, or a cluster-name tag naming one of its clusters.
+    As the audit's IAM policy allows: the stage's tag, or for a security group EKS's cluster-name tag naming one of
+    the stage's clusters.
     """
     if resource_tags.get(STAGE_TAG) == stage:
         return None
-    if any(resource_tags.get(key, "").startswith(stage_of_cluster_prefix(stage)) for key in CLUSTER_NAME_TAGS):
+    if security_group and resource_tags.get(CLUSTER_NAME_TAG, "").startswith(stage_of_cluster_prefix(stage)):
         return None
     if STAGE_TAG in resource_tags:
         return f"tagged for stage {resource_tags[STAGE_TAG]}; left alone"

@@ -59,12 +59,17 @@ def test_a_resource_is_this_stages_hubs_only_with_both_tags():
     assert "(none)" in hub_names.owner_problem({"coursehub:hub": "hub-1"}, stage="dev", hub_id="hub-1")
 
 
-def test_the_audit_may_delete_what_carries_the_stage_tag_or_names_a_cluster_of_the_stage():
+def test_the_audit_may_delete_what_carries_the_stage_tag_or_a_security_group_of_a_cluster_of_the_stage():
     assert hub_names.stage_problem({"coursehub:stage": "dev"}, "dev") is None
-    assert hub_names.stage_problem({"aws:eks:cluster-name": "coursehub-dev-cs101"}, "dev") is None
-    assert hub_names.stage_problem({"KubernetesCluster": "coursehub-dev-cs101"}, "dev") is None
+    eks_group = {"aws:eks:cluster-name": "coursehub-dev-cs101"}
+    assert hub_names.stage_problem(eks_group, "dev", security_group=True) is None
+    assert hub_names.stage_problem(eks_group, "dev") is not None  # the policy allows that tag for groups only
+    assert hub_names.stage_problem({"aws:eks:cluster-name": "coursehub-deveu-cs101"}, "dev",
+                                   security_group=True) is not None
+    assert hub_names.stage_problem({"KubernetesCluster": "coursehub-dev-cs101"}, "dev") is not None
     assert hub_names.stage_problem({"coursehub:stage": "prod"}, "dev") == "tagged for stage prod; left alone"
-    assert "not tagged coursehub:stage=dev" in hub_names.stage_problem({"aws:eks:cluster-name": "coursehub-x"}, "dev")
+    assert "not tagged coursehub:stage=dev" in hub_names.stage_problem({"aws:eks:cluster-name": "coursehub-x"}, "dev",
+                                                                       security_group=True)
     assert "not tagged" in hub_names.stage_problem({"kubernetes.io/cluster/coursehub-dev-cs101": "owned"}, "dev")
 
 
