@@ -6,6 +6,13 @@ wrote (``kubernetes.io/cluster/<cluster>``) and deleted in the order AWS
 allows: load balancers free their target groups, detached interfaces and
 revoked rules free security groups. EKS clusters and node groups are only
 reported: deleting them takes minutes and is the teardown's own step.
+
+The audit sees only its own stage: a cluster counts when it is tagged with the
+stage, and a resource is deleted only when it carries the stage's tag (the
+cluster's controllers put the hub's tags on what they make, hub_names.py) or,
+for EKS's cluster security group, the tag naming one of the stage's clusters
+(``aws:eks:cluster-name``): what its IAM policy allows
+(.chalice/policy-audit-hub.json). Anything else is reported, with why it stays.
 """
 from __future__ import annotations
 
@@ -16,9 +23,9 @@ from typing import Any, Callable, Iterator, Sequence
 
 from botocore.exceptions import ClientError
 
-from chalicelib import hub_schedules
+from chalicelib import hub_names, hub_schedules
 from chalicelib.aws_retry import transient
-from chalicelib.eks_cluster import HUB_TAG
+from chalicelib.hub_names import HUB_TAG, STAGE_TAG
 
 KINDS = ("eks_clusters", "eks_nodegroups", "classic_load_balancers", "load_balancers", "target_groups",
          "volumes", "security_groups", "network_interfaces", "dns_records", "schedules")
@@ -26,6 +33,9 @@ CLUSTER_TAG = "kubernetes.io/cluster/"
 STILL_EXISTS = "still exists; start the teardown again"
 REPORT_ONLY = "not cleaned (report only)"
 TAGS_PER_CALL = 20  # the limit of elb and elbv2 DescribeTags
+# What the audit's IAM policy lets it delete only with its stage's tags (DNS records and schedules are scoped by
+# zone and schedule group instead; network interfaces are not: EKS's own carry no tag, .chalice/policy-audit-hub.json).
+STAGE_SCOPED = ("classic_load_balancers", "load_balancers", "target_groups", "volumes", "security_groups")
 Clients = Callable[[str], Any]
 
 # How each kind is deleted, in the order AWS lets them go. EKS clusters and node groups are not deleted here.
@@ -43,13 +53,13 @@ _DELETE: dict[str, Callable[[Clients, str, dict], Any]] = {
 }
 
 
-def audit(clients: Clients, *, cluster: str, hub_id: str, hosts: list[str], zone_id: str | None,
+def audit(clients: Clients, *, cluster: str, hub_id: str, stage: str, hosts: list[str], zone_id: str | None,
           schedule_group: str, clean: bool = True) -> dict:
     """Find what the hub left behind and delete it unless ``clean`` is False; report found/cleaned/remaining ids."""
     with _transient_errors_named():
-        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group)
+        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage)
         found = {kind: getattr(search, kind) for kind in KINDS}
-        outcome = {kind: _clean(clients, kind, found[kind], cluster) if clean
+        outcome = {kind: _clean(clients, kind, found[kind], cluster, stage) if clean
                    else [(item_id, REPORT_ONLY) for item_id in found[kind]]
                    for kind in (*_DELETE, "eks_clusters", "eks_nodegroups")}
     result = {"clean": not any(reason for pairs in outcome.values() for _, reason in pairs),
@@ -61,12 +71,12 @@ def audit(clients: Clients, *, cluster: str, hub_id: str, hosts: list[str], zone
 
 
 def find(clients: Clients, *, cluster: str, hub_id: str = "", hosts: Sequence[str] = (), zone_id: str | None = None,
-         schedule_group: str = "", kinds: Sequence[str] = KINDS) -> dict[str, list[str]]:
+         schedule_group: str = "", stage: str = "", kinds: Sequence[str] = KINDS) -> dict[str, list[str]]:
     """Ids of what is still there, for each of ``kinds``; changes nothing."""
     if unknown := set(kinds) - set(KINDS):
         raise ValueError(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     with _transient_errors_named():
-        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group)
+        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage)
         return {kind: list(getattr(search, kind)) for kind in kinds}
 
 
@@ -92,6 +102,7 @@ class _Search:
     hosts: Sequence[str]
     zone_id: str | None
     schedule_group: str
+    stage: str = ""  # "": clusters of any stage (``find`` of the hub's own cluster, by name)
 
     @property
     def tag(self) -> str:
@@ -104,8 +115,10 @@ class _Search:
         found = {}
         for name in dict.fromkeys([self.cluster, *others]):
             cluster = _described_cluster(eks, name, named=name == self.cluster)
-            hubs = bool(self.hub_id) and (cluster or {}).get("tags", {}).get(HUB_TAG) == self.hub_id
-            if cluster and (name == self.cluster or hubs):
+            tags = (cluster or {}).get("tags", {})
+            hubs = bool(self.hub_id) and tags.get(HUB_TAG) == self.hub_id
+            stages = not self.stage or tags.get(STAGE_TAG) == self.stage  # another stage's is not this audit's
+            if cluster and (name == self.cluster or hubs) and stages:
                 found[name] = cluster
         return found
 
@@ -220,14 +233,16 @@ def _ec2(ec2: Any, operation: str, *filters: dict) -> dict[str, dict]:
     return found
 
 
-def _clean(clients: Clients, kind: str, items: dict[str, dict], cluster: str) -> list[tuple[str, str | None]]:
+def _clean(clients: Clients, kind: str, items: dict[str, dict], cluster: str,
+           stage: str) -> list[tuple[str, str | None]]:
     """Delete what may be deleted: (id, None) once it is gone, else (id, why it remains)."""
     if kind not in _DELETE:
         return [(item_id, STILL_EXISTS) for item_id in items]
     now = _refreshed(clients, kind, items)
-    kept = {item_id: _why_kept(kind, now[item_id], cluster) for item_id in items if item_id in now}
+    kept = {item_id: _why_kept(kind, now[item_id], cluster, stage) for item_id in items if item_id in now}
     if kind == "security_groups":
-        kept.update(_revoke_references(clients("ec2"), [group for group, reason in kept.items() if reason is None]))
+        kept.update(_revoke_references(clients("ec2"), [group for group, reason in kept.items() if reason is None],
+                                       stage))
     return [(item_id, None) if item_id not in now  # gone since it was found
             else (item_id, kept[item_id]) if kept[item_id]
             else (item_id, _attempt(partial(_DELETE[kind], clients, item_id, now[item_id])))
@@ -243,13 +258,16 @@ def _refreshed(clients: Clients, kind: str, items: dict[str, dict]) -> dict[str,
     return {item_id: item for item_id, item in now.items() if item.get("State") not in ("deleting", "deleted")}
 
 
-def _why_kept(kind: str, item: dict, cluster: str) -> str | None:
+def _why_kept(kind: str, item: dict, cluster: str, stage: str) -> str | None:
     """Why the audit leaves this resource alone, or None to delete it."""
     tags = {t["Key"]: t.get("Value", "") for t in item.get("Tags") or item.get("TagSet") or []}
     others = {key.removeprefix(CLUSTER_TAG) for key in tags if key.startswith(CLUSTER_TAG)}
     others |= {tags[key] for key in ("KubernetesCluster", "eks:cluster-name", "aws:eks:cluster-name") if key in tags}
     if others - {cluster}:
         return f"also tagged for cluster {', '.join(sorted(others - {cluster}))}; left alone"
+    if kind in STAGE_SCOPED and (problem := hub_names.stage_problem(tags, stage,
+                                                                    security_group=kind == "security_groups")):
+        return problem
     if kind == "volumes" and item["State"] == "in-use":
         return f"in-use, attached to {', '.join(a['InstanceId'] for a in item.get('Attachments', []))}"
     if kind == "network_interfaces" and item["Status"] != "available":
@@ -259,7 +277,7 @@ def _why_kept(kind: str, item: dict, cluster: str) -> str | None:
     return None
 
 
-def _revoke_references(ec2: Any, group_ids: list[str]) -> dict[str, str]:
+def _revoke_references(ec2: Any, group_ids: list[str], stage: str) -> dict[str, str]:
     """Revoke other groups' ingress rules naming these groups (AWS will not delete a named group); why any failed."""
     blocked: dict[str, str] = {}
     if not group_ids:
@@ -269,8 +287,12 @@ def _revoke_references(ec2: Any, group_ids: list[str]) -> dict[str, str]:
         for group in group_ids:
             rules = _rules_naming(other["IpPermissions"], group)
             if rules and other["GroupId"] != group:  # a group's rules naming itself do not hold it back
-                if reason := _attempt(partial(ec2.revoke_security_group_ingress, GroupId=other["GroupId"],
-                                              IpPermissions=rules)):
+                other_tags = {t["Key"]: t.get("Value", "") for t in other.get("Tags", [])}
+                # the policy would refuse the revoke
+                if problem := hub_names.stage_problem(other_tags, stage, security_group=True):
+                    blocked[group] = f"a rule of {other['GroupId']} names it, and that group is {problem}"
+                elif reason := _attempt(partial(ec2.revoke_security_group_ingress, GroupId=other["GroupId"],
+                                                IpPermissions=rules)):
                     blocked[group] = f"a rule of {other['GroupId']} names it and could not be revoked: {reason}"
     return blocked
 

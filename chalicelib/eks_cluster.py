@@ -1,17 +1,18 @@
-"""The hub's EKS cluster and node group: start + check, idempotent, tagged with the hub.
+"""The hub's EKS cluster and node group: start + check, idempotent, tagged with the hub and the stage.
 
 ``create_*`` return at once; ``check_*`` raise ``*NotReady`` until the
 resource is ACTIVE (the state machine's Retry does the waiting) and a
-terminal error when AWS reports FAILED. A resource that already exists for
-the same hub is reused, so a failed run can be started again.
+terminal error when AWS reports FAILED. A cluster that already exists for
+the same hub of the same stage is reused, so a failed run can be started
+again; one of another hub or stage is never touched.
 """
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.errors import CourseHubError
+from chalicelib.hub_names import HUB_TAG, STAGE_TAG, owner_problem
 
-HUB_TAG = "coursehub:hub"
 # Access entries (grant_admin) work only in these modes; CreateCluster through the API defaults to
 # CONFIG_MAP (EKS API reference, CreateAccessConfigRequest.authenticationMode), so the mode is set.
 ACCESS_ENTRY_MODES = ("API", "API_AND_CONFIG_MAP")
@@ -39,16 +40,16 @@ class ClusterFailed(CourseHubError):
     """AWS reports the cluster or node group FAILED, or it belongs to something else."""
 
 
-def create_cluster(eks: Any, *, name: str, hub_id: str, version: str, role_arn: str,
-                   subnet_ids: list[str], tags: dict[str, str]) -> dict:
-    """Start creating the cluster, or reuse this hub's existing one."""
+def create_cluster(eks: Any, *, name: str, version: str, role_arn: str, subnet_ids: list[str],
+                   tags: dict[str, str]) -> dict:
+    """Start creating the cluster, or reuse this hub's existing one (``tags`` name the hub and the stage)."""
     try:
         existing = eks.describe_cluster(name=name)["cluster"]
     except eks.exceptions.ResourceNotFoundException:
         existing = None
     if existing is not None:
-        if existing.get("tags", {}).get(HUB_TAG) != hub_id:
-            raise ClusterFailed(f"a cluster named {name} exists and does not belong to hub {hub_id}")
+        if problem := owner_problem(existing.get("tags", {}), stage=tags[STAGE_TAG], hub_id=tags[HUB_TAG]):
+            raise ClusterFailed(f"a cluster named {name} exists and {problem}; it is left alone")
         mode = existing.get("accessConfig", {}).get("authenticationMode", "CONFIG_MAP")
         if mode not in ACCESS_ENTRY_MODES:
             # Switching is one-way and takes an update (CONFIG_MAP -> API_AND_CONFIG_MAP -> API); left to an admin.
@@ -64,7 +65,7 @@ def create_cluster(eks: Any, *, name: str, hub_id: str, version: str, role_arn: 
         # Only access entries: the functions that talk to Kubernetes are made admins by grant_admin; the
         # creating function never does, so it gets no access of its own.
         accessConfig={"authenticationMode": "API", "bootstrapClusterCreatorAdminPermissions": False},
-        tags={**tags, HUB_TAG: hub_id},
+        tags=tags,
     )
     return {"name": name, "status": "CREATING", "reused": False}
 
@@ -91,7 +92,7 @@ def grant_admin(eks: Any, *, name: str, principal_arn: str) -> dict:
     return {"principal_arn": principal_arn, "policy_arn": ADMIN_POLICY}
 
 
-def create_nodegroup(eks: Any, *, cluster: str, hub_id: str, node_role_arn: str, subnet_ids: list[str],
+def create_nodegroup(eks: Any, *, cluster: str, node_role_arn: str, subnet_ids: list[str],
                      instance_type: str, scaling: dict[str, int], tags: dict[str, str]) -> dict:
     """Start creating the node group, or reuse this hub's existing one."""
     try:
@@ -105,7 +106,7 @@ def create_nodegroup(eks: Any, *, cluster: str, hub_id: str, node_role_arn: str,
         instanceTypes=[instance_type], amiType="AL2023_x86_64_STANDARD", capacityType="ON_DEMAND",
         scalingConfig={"minSize": scaling["min_size"], "maxSize": scaling["max_size"],
                        "desiredSize": scaling["desired_size"]},
-        labels={"coursehub/hub": hub_id}, tags={**tags, HUB_TAG: hub_id},
+        labels={"coursehub/hub": tags[HUB_TAG]}, tags=tags,
     )
     return {"name": NODEGROUP, "status": "CREATING", "reused": False}
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Callable
 
-from chalicelib import api_input, hub_records, hub_schedules, scaling, workflow_runs
+from chalicelib import api_input, hub_names, hub_records, hub_schedules, scaling, workflow_runs
 from chalicelib.api_errors import ApiError
 from chalicelib.api_views import summary, view
 from chalicelib.eks_cluster import NodegroupBusy
@@ -72,7 +72,8 @@ def update(clients: Clients, settings: Settings, hub: str, body: dict, now: date
         direction = (record.get("scale") or {}).get("direction", "up")
         if changed.nodes != HubRequest.stored(record["request"]).nodes:
             try:
-                fields["scale"] = scaling.apply(clients("eks"), changed, direction, now)
+                fields["scale"] = scaling.apply(clients("eks"), hub_names.recorded_cluster(record), changed, direction,
+                                                now)
             except NodegroupBusy as error:
                 raise ApiError(409, "NodegroupBusy", f"{error}; try again in a few minutes") from None
         fields["schedules"] = hub_schedules.replace(clients("scheduler"), settings, hub, changed, now)

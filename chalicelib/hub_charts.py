@@ -63,12 +63,17 @@ def chart_secrets(secretsmanager: Any, request: HubRequest) -> values.ChartSecre
 
 
 def install(runner: Runner, key: str, request: HubRequest, *, chart_repository: str | None,
-            secrets: values.ChartSecrets | None = None, timeout_s: float = 120) -> dict:
-    """Install or upgrade one of the hub's releases at the request's pinned version; hook Jobs get their time."""
+            secrets: values.ChartSecrets | None = None, tags: dict[str, str] | None = None,
+            timeout_s: float = 120) -> dict:
+    """Install or upgrade one of the hub's releases at the request's pinned version; hook Jobs get their time.
+
+    ``tags`` (the hub's) are what the ingress controller's load balancer is tagged with.
+    """
     release = RELEASES[key]
     chart = charts.Chart(release.chart.name, release.chart.repository,
                          getattr(request.chart_versions, release.key))
-    generated = release.values(request, secrets) if key == "binderhub" else release.values(request)
+    generated = (release.values(request, secrets) if key == "binderhub" else
+                 release.values(request, tags) if key == "ingress" else release.values(request))
     status = releases.install_or_upgrade(runner, release.name, release.namespace,
                                          chart.reference(chart_repository), generated,
                                          timeout_s + release.hook_seconds)

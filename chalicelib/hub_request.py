@@ -223,10 +223,6 @@ class HubRequest(_Model):
         held.setdefault(self.hub, "hub_host" if self.hub_host else "domain")
         return held
 
-    @property
-    def cluster_name(self) -> str:
-        return f"coursehub-{self.course_id}"
-
     @classmethod
     def parse(cls, data: dict, limits: Limits, defaults: dict | None = None) -> "HubRequest":
         """Validate ``data`` over the stage ``defaults`` against the stage ``limits``."""

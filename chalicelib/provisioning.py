@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import (dns_records, eks_cluster, hub_charts, hub_records, hub_schedules, https_check,
+from chalicelib import (dns_records, eks_cluster, hub_charts, hub_names, hub_records, hub_schedules, https_check,
                         load_balancer, steps, storage_addons, subnets)
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
@@ -27,7 +27,9 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     hub_id = steps.checked(event)["hub_id"]
     request = HubRequest.parse(event["request"], settings.limits(), settings.request_defaults())
     accepted = request.model_dump(mode="json")
-    run = steps.run_of(event, "provision")
+    # The cluster's name is recorded now, before it exists: every later step and workflow uses the recorded one.
+    cluster = hub_names.cluster_name(settings.stage, request.course_id)
+    run = {**steps.run_of(event, "provision"), "cluster": cluster}
     try:  # the API records a hub before it starts the run; a run started directly may have no live record yet
         hub_records.rerun(dynamodb, settings.hub_table_name, hub_id, error=None, request=accepted, steps={},
                           current_step=None, **run)
@@ -35,8 +37,8 @@ def start(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     except hub_records.HubNotFound:  # or RETIRED: a new hub of the course, holding its names
         hub_records.create(dynamodb, settings.hub_table_name, hub_id, accepted, tuple(request.public_names), **run)
         recorded = "recorded as PROVISIONING"
-    return steps.done({"hub_id": hub_id, "request": accepted, "hub": steps.names(request)},
-                      f"{recorded}: cluster {request.cluster_name}, hosts {request.binder} and {request.hub}")
+    return steps.done({"hub_id": hub_id, "request": accepted, "hub": steps.names(request, cluster)},
+                      f"{recorded}: cluster {cluster}, hosts {request.binder} and {request.hub}")
 
 
 @steps.step
@@ -45,56 +47,52 @@ def create_cluster(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, event:
     request = steps.request_of(event)
     settings.require("cluster_role_arn", "subnet_ids")
     result = eks_cluster.create_cluster(
-        eks, name=request.cluster_name, hub_id=event["hub_id"], version=request.kubernetes_version,
+        eks, name=steps.cluster_of(event, settings), version=request.kubernetes_version,
         role_arn=settings.cluster_role_arn, subnet_ids=subnets.for_cluster(ec2, list(settings.subnet_ids)),
-        tags={"coursehub:course": request.course_id, "coursehub:stage": settings.stage})
+        tags=steps.tags_of(event, settings))
     return steps.done(result, "reused" if result["reused"] else "created")
 
 
 @steps.step
 def check_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """ClusterNotReady until the cluster is ACTIVE."""
-    request = steps.request_of(event)
-    return steps.done(eks_cluster.check_cluster(eks, request.cluster_name))
+    return steps.done(eks_cluster.check_cluster(eks, steps.cluster_of(event, settings)))
 
 
 @steps.step
 def create_nodegroup(eks: Any, ec2: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Give the Kubernetes roles access, then create the node group in one zone (where the hub's volume will be)."""
     request = steps.request_of(event)
+    cluster = steps.cluster_of(event, settings)
     settings.require("node_role_arn", "kube_role_arns", "subnet_ids")
     for role in settings.kube_role_arns:
-        eks_cluster.grant_admin(eks, name=request.cluster_name, principal_arn=role)
+        eks_cluster.grant_admin(eks, name=cluster, principal_arn=role)
     result = eks_cluster.create_nodegroup(
-        eks, cluster=request.cluster_name, hub_id=event["hub_id"], node_role_arn=settings.node_role_arn,
+        eks, cluster=cluster, node_role_arn=settings.node_role_arn,
         subnet_ids=subnets.for_nodes(ec2, list(settings.subnet_ids)), instance_type=request.nodes.instance_type,
-        scaling=request.nodes.model_dump(exclude={"instance_type"}), tags={"coursehub:course": request.course_id})
+        scaling=request.nodes.model_dump(exclude={"instance_type"}), tags=steps.tags_of(event, settings))
     return steps.done(result)
 
 
 @steps.step
 def check_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """NodegroupNotReady until the node group is ACTIVE."""
-    request = steps.request_of(event)
-    return steps.done(eks_cluster.check_nodegroup(eks, request.cluster_name))
+    return steps.done(eks_cluster.check_nodegroup(eks, steps.cluster_of(event, settings)))
 
 
 @steps.step
 def create_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Create the EBS CSI driver and Pod Identity add-ons and the driver's association (or reuse them)."""
-    request = steps.request_of(event)
     settings.require("ebs_csi_role_arn")
-    result = storage_addons.create(
-        eks, cluster=request.cluster_name, hub_id=event["hub_id"], role_arn=settings.ebs_csi_role_arn,
-        tags={"coursehub:course": request.course_id, "coursehub:stage": settings.stage})
+    result = storage_addons.create(eks, cluster=steps.cluster_of(event, settings), role_arn=settings.ebs_csi_role_arn,
+                                   tags=steps.tags_of(event, settings))
     return steps.done(result, ", ".join(f"{k} {v}" for k, v in result["addons"].items()))
 
 
 @steps.step
 def check_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """StorageAddonsNotReady until both add-ons are ACTIVE."""
-    request = steps.request_of(event)
-    return steps.done(storage_addons.check(eks, request.cluster_name))
+    return steps.done(storage_addons.check(eks, steps.cluster_of(event, settings)))
 
 
 @steps.step
@@ -105,8 +103,9 @@ def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict
     if key not in hub_charts.RELEASES:
         raise InvalidEvent(f"unknown release {key!r}")
     secrets = hub_charts.chart_secrets(clients("secretsmanager"), request) if key == "binderhub" else None
-    with steps.kube(clients, settings, request) as runner:
-        result = hub_charts.install(runner, key, request, chart_repository=settings.chart_repository,
+    with steps.kube(clients, settings, steps.cluster_of(event, settings)) as runner:
+        result = hub_charts.install(runner, key, request, tags=steps.tags_of(event, settings),
+                                    chart_repository=settings.chart_repository,
                                     secrets=secrets, timeout_s=settings.kube_timeout_seconds)
     return steps.done(result, f"{result['release']} revision {result['revision']}")
 
@@ -115,7 +114,7 @@ def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict
 def configure_load_balancer(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Wait for the ingress load balancer and make its health check probe port 80's NodePort."""
     request = steps.request_of(event)
-    with steps.kube(clients, settings, request) as runner:
+    with steps.kube(clients, settings, steps.cluster_of(event, settings)) as runner:
         service = hub_charts.ingress_service(runner)
     result = load_balancer.ensure_health_check(clients("elb"), clients("elbv2"), service)
     return steps.done(result, f"health check {result['health_check']}")
@@ -151,7 +150,7 @@ def check_dns(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
 def check_certificates(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """CertificatesNotReady until every certificate of the hub is issued."""
     request = steps.request_of(event)
-    with steps.kube(clients, settings, request) as runner:
+    with steps.kube(clients, settings, steps.cluster_of(event, settings)) as runner:
         names = hub_charts.check_certificates(runner)
     return steps.done({"certificates": names})
 
@@ -172,7 +171,7 @@ def ready(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     urls = {"binder": f"https://{request.binder}", "hub": f"https://{request.hub}"}
     nodes = request.nodes
     hub_records.set_status(dynamodb, settings.hub_table_name, event["hub_id"], "READY", urls=urls,
-                           cluster=request.cluster_name, load_balancer=event["load_balancer"]["dns_name"],
+                           cluster=steps.cluster_of(event, settings), load_balancer=event["load_balancer"]["dns_name"],
                            scale={"direction": "up", "min_size": nodes.min_size,
                                   "desired_size": nodes.desired_size, "max_size": nodes.max_size})
     return steps.done(urls)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import eks_cluster, hub_records, slack_blocks, steps
+from chalicelib import eks_cluster, hub_names, hub_records, slack_blocks, steps
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -34,17 +34,20 @@ def sizes(request: HubRequest, direction: str) -> dict[str, int]:
     return {"minSize": nodes.min_size, "desiredSize": nodes.desired_size, "maxSize": nodes.max_size}
 
 
-def apply(eks: Any, request: HubRequest, direction: str, now: datetime) -> dict:
-    """Give the node group the sizes of ``direction`` (NodegroupBusy while it updates); returns the record's ``scale``."""
+def apply(eks: Any, cluster: str, request: HubRequest, direction: str, now: datetime) -> dict:
+    """Give the node group of ``cluster`` the sizes of ``direction`` (NodegroupBusy while it updates).
+
+    Returns the record's ``scale``.
+    """
     wanted = sizes(request, direction)
-    current = eks.describe_nodegroup(clusterName=request.cluster_name,
+    current = eks.describe_nodegroup(clusterName=cluster,
                                      nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["scalingConfig"]
     if current != wanted:
         try:
-            eks.update_nodegroup_config(clusterName=request.cluster_name, nodegroupName=eks_cluster.NODEGROUP,
+            eks.update_nodegroup_config(clusterName=cluster, nodegroupName=eks_cluster.NODEGROUP,
                                         scalingConfig=wanted)
         except eks.exceptions.ResourceInUseException as error:
-            raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is busy: {error}") from None
+            raise eks_cluster.NodegroupBusy(f"node group of {cluster} is busy: {error}") from None
     return {"direction": direction, "min_size": wanted["minSize"], "desired_size": wanted["desiredSize"],
             "max_size": wanted["maxSize"], "at": now.isoformat(timespec="seconds")}
 
@@ -59,7 +62,7 @@ def scale(eks: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime
         return {"scaled": False, "hub_id": hub_id, "direction": direction, "slack_secret_arn":
                 request.slack_webhook_secret_arn, "text": text,
                 "blocks": slack_blocks.build(text, hub_id=hub_id, step=f"scale-{direction}", outcome="skipped")}
-    scale_record = apply(eks, request, direction, now)
+    scale_record = apply(eks, hub_names.recorded_cluster(record), request, direction, now)
     hub_records.update(dynamodb, settings.hub_table_name, hub_id, scale=scale_record)
     if direction == "down":
         text = (f"The BinderHub of course {request.course_id} is scaled down to 0 nodes for the night; "

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from chalicelib.errors import SettingsError
+from chalicelib.hub_names import STAGE
 
 DEFAULT_INSTANCE_TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge")
 # Let's Encrypt's staging roots, shipped with the app: what a staging hub's certificate chains to.
@@ -131,6 +132,9 @@ class Settings:
         staging_roots = text("ACME_STAGING_ROOTS") or cls.acme_staging_roots
         if not os.path.isfile(staging_roots):
             raise SettingsError(f"ACME_STAGING_ROOTS names no file: {staging_roots!r}")
+        if not STAGE.fullmatch(required("STAGE")):
+            raise SettingsError(f"STAGE must be 1 to 20 lowercase letters or digits, starting with a letter "
+                                f"(it is part of every AWS name the app gives): {text('STAGE')!r}")
         if repository and not repository.startswith(("https://", "http://")):
             raise SettingsError(f"CHART_REPOSITORY must be an http(s):// Helm repository URL: {repository!r}")
         return cls(

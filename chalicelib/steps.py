@@ -16,7 +16,7 @@ from typing import Any, Callable, NamedTuple
 from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 
-from chalicelib import aws_retry, hub_records
+from chalicelib import aws_retry, hub_names, hub_records
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -52,9 +52,26 @@ def request_of(event: dict) -> HubRequest:
     return HubRequest.stored(checked(event)["request"])
 
 
-def names(request: HubRequest) -> dict:
-    """What the workflows' Slack messages say of a hub: course, cluster and public host names."""
-    return {"cluster": request.cluster_name, "binder": request.binder, "hub": request.hub, "course": request.course_id}
+def names(request: HubRequest, cluster: str) -> dict:
+    """What the workflows pass on of a hub (``$.hub``): course, cluster and public host names.
+
+    Every Task after the first is given ``cluster`` from here (``"cluster.$": "$.hub.cluster"``): the name
+    recorded for the hub, which for a hub older than the stage in cluster names is not the derived one.
+    """
+    return {"cluster": cluster, "binder": request.binder, "hub": request.hub, "course": request.course_id}
+
+
+def cluster_of(event: dict, settings: Settings) -> str:
+    """The hub's cluster: as the workflow passes it, else (a Task run on its own) the stage's name for the course."""
+    given = event.get("cluster")
+    if isinstance(given, str) and given:
+        return given
+    return hub_names.cluster_name(settings.stage, request_of(event).course_id)
+
+
+def tags_of(event: dict, settings: Settings) -> dict[str, str]:
+    """The tags of every AWS resource of the event's hub."""
+    return hub_names.tags(settings.stage, hub_id_of(event), request_of(event).course_id)
 
 
 class Outcome(NamedTuple):
@@ -127,11 +144,11 @@ def _log_keys(event: Any, function: Callable, recorded: bool) -> dict:
     return {"hub_id": hub_id if isinstance(hub_id, str) else None, "step": named or fallback}
 
 
-def kube(clients: Any, settings: Settings, request: HubRequest):
+def kube(clients: Any, settings: Settings, cluster: str):
     """A helm/kubectl session on the hub's cluster."""
     from chalicelib.kube_session import cluster_session
 
-    return cluster_session(clients("eks"), clients("sts"), request.cluster_name, bin_dir=settings.tools_dir,
+    return cluster_session(clients("eks"), clients("sts"), cluster, bin_dir=settings.tools_dir,
                            timeout=settings.kube_timeout_seconds)
 
 

@@ -19,7 +19,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib.eks_cluster import HUB_TAG
 from chalicelib.errors import CourseHubError
 
 POD_IDENTITY_AGENT = "eks-pod-identity-agent"
@@ -44,9 +43,12 @@ def driver_configuration(cluster: str, volume_tags: dict[str, str]) -> str:
                       sort_keys=True)
 
 
-def create(eks: Any, *, cluster: str, hub_id: str, role_arn: str, tags: dict[str, str]) -> dict:
-    """Start creating the two add-ons and the driver's association (each reused if it exists)."""
-    tags = {**tags, HUB_TAG: hub_id}
+def create(eks: Any, *, cluster: str, role_arn: str, tags: dict[str, str]) -> dict:
+    """Start creating the two add-ons and the driver's association (each reused if it exists), all with ``tags``.
+
+    The driver puts ``tags`` on every volume it creates too (``extraVolumeTags``): the audit may delete only
+    volumes tagged with its stage (.chalice/policy-audit-hub.json).
+    """
     outcome = {}
     for name in ADDONS:
         extra = {"configurationValues": driver_configuration(cluster, tags)} if name == EBS_CSI_DRIVER else {}

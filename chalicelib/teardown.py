@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import dns_records, eks_cluster, hub_charts, hub_records, hub_schedules, releases, steps
+from chalicelib import dns_records, eks_cluster, hub_charts, hub_names, hub_records, hub_schedules, releases, steps
 from chalicelib.errors import CourseHubError
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -42,18 +42,19 @@ def start(dynamodb: Any, settings: Settings, event: Any) -> steps.Outcome:
     reason = str(given.get("reason") or "retired on request")[:200]
     hub_records.set_status(dynamodb, settings.hub_table_name, hub_id, "RETIRING", retire_reason=reason,
                            steps={}, current_step=None, **steps.run_of(event, "teardown"))
-    return steps.done({"hub_id": hub_id, "request": record["request"], "reason": reason, "hub": steps.names(request)},
+    hub = steps.names(request, hub_names.recorded_cluster(record))  # a hub's cluster keeps the name it was given
+    return steps.done({"hub_id": hub_id, "request": record["request"], "reason": reason, "hub": hub},
                       f"recorded as RETIRING: {reason}")
 
 
 @steps.step
 def uninstall_releases(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Uninstall BinderHub, cert-manager and the ingress controller and delete their namespaces (no cluster: done)."""
-    request = steps.request_of(event)
-    if _cluster_status(clients("eks"), request.cluster_name) != "ACTIVE":
+    cluster = steps.cluster_of(event, settings)
+    if _cluster_status(clients("eks"), cluster) != "ACTIVE":
         return steps.done({"uninstalled": [], "cluster": "absent"}, "no active cluster")
     uninstalled = []
-    with steps.kube(clients, settings, request) as runner:
+    with steps.kube(clients, settings, cluster) as runner:
         for release in reversed(hub_charts.RELEASES.values()):  # BinderHub first, the ingress last
             if releases.uninstall(runner, release.name, release.namespace):
                 uninstalled.append(release.name)
@@ -72,10 +73,10 @@ def check_released(clients: Any, dynamodb: Any, settings: Settings, event: dict)
     """
     from chalicelib import audit
 
-    request = steps.request_of(event)
-    if _cluster_status(clients("eks"), request.cluster_name) != "ACTIVE":
+    cluster = steps.cluster_of(event, settings)
+    if _cluster_status(clients("eks"), cluster) != "ACTIVE":
         return steps.done({"released": False}, "no active cluster; the audit checks")
-    found = audit.find(clients, cluster=request.cluster_name, kinds=RELEASED_KINDS)
+    found = audit.find(clients, cluster=cluster, kinds=RELEASED_KINDS)
     remaining = {kind: ids for kind, ids in found.items() if ids}
     if remaining and event.get("attempt", 0) < event.get("attempts", 0):
         raise CloudResourcesRemain(f"still in AWS: {json.dumps(remaining)}")
@@ -95,17 +96,17 @@ def delete_dns(route53: Any, dynamodb: Any, settings: Settings, event: dict) -> 
 @steps.step
 def delete_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Start deleting the node group (already gone: done); NodegroupBusy while it is being changed."""
-    request = steps.request_of(event)
+    cluster = steps.cluster_of(event, settings)
     try:
-        eks.delete_nodegroup(clusterName=request.cluster_name, nodegroupName=eks_cluster.NODEGROUP)
+        eks.delete_nodegroup(clusterName=cluster, nodegroupName=eks_cluster.NODEGROUP)
         outcome = "deleting"
     except eks.exceptions.ResourceNotFoundException:
         outcome = "already gone"
     except eks.exceptions.ResourceInUseException:  # being deleted already, or being scaled: then wait
-        status = eks.describe_nodegroup(clusterName=request.cluster_name,
+        status = eks.describe_nodegroup(clusterName=cluster,
                                         nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["status"]
         if status != "DELETING":
-            raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is {status}") from None
+            raise eks_cluster.NodegroupBusy(f"node group of {cluster} is {status}") from None
         outcome = "deleting"
     return steps.done({"nodegroup": outcome}, outcome)
 
@@ -113,41 +114,41 @@ def delete_nodegroup(eks: Any, dynamodb: Any, settings: Settings, event: dict) -
 @steps.step
 def check_nodegroup_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """NodegroupStillExists until the node group is gone; ClusterFailed if its deletion failed."""
-    request = steps.request_of(event)
+    cluster = steps.cluster_of(event, settings)
     try:
-        status = eks.describe_nodegroup(clusterName=request.cluster_name,
+        status = eks.describe_nodegroup(clusterName=cluster,
                                         nodegroupName=eks_cluster.NODEGROUP)["nodegroup"]["status"]
     except eks.exceptions.ResourceNotFoundException:
         return steps.done({"nodegroup": "deleted"})
     if status == "DELETE_FAILED":
-        raise eks_cluster.ClusterFailed(f"node group of {request.cluster_name} is DELETE_FAILED")
-    raise NodegroupStillExists(f"node group of {request.cluster_name} is {status}")
+        raise eks_cluster.ClusterFailed(f"node group of {cluster} is DELETE_FAILED")
+    raise NodegroupStillExists(f"node group of {cluster} is {status}")
 
 
 @steps.step
 def delete_cluster(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
-    """Start deleting the hub's cluster (already gone: done); never a cluster that is not the hub's."""
-    request = steps.request_of(event)
+    """Start deleting the hub's cluster (already gone: done); never a cluster of another hub or stage."""
+    name = steps.cluster_of(event, settings)
     try:
-        cluster = eks.describe_cluster(name=request.cluster_name)["cluster"]
+        cluster = eks.describe_cluster(name=name)["cluster"]
     except eks.exceptions.ResourceNotFoundException:
         return steps.done({"cluster": "already gone"}, "already gone")
-    if cluster.get("tags", {}).get(eks_cluster.HUB_TAG) != event["hub_id"]:
-        raise eks_cluster.ClusterFailed(f"cluster {request.cluster_name} does not belong to hub {event['hub_id']}")
+    if problem := hub_names.owner_problem(cluster.get("tags", {}), stage=settings.stage, hub_id=event["hub_id"]):
+        raise eks_cluster.ClusterFailed(f"cluster {name} is not deleted: {problem}")
     if cluster["status"] in ("CREATING", "UPDATING"):  # e.g. a hub retired while it was being provisioned
-        raise eks_cluster.ClusterBusy(f"cluster {request.cluster_name} is {cluster['status']}; deleting it later")
+        raise eks_cluster.ClusterBusy(f"cluster {name} is {cluster['status']}; deleting it later")
     if cluster["status"] != "DELETING":
-        eks.delete_cluster(name=request.cluster_name)
+        eks.delete_cluster(name=name)
     return steps.done({"cluster": "deleting"}, "deleting")
 
 
 @steps.step
 def check_cluster_deleted(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """ClusterStillExists until the cluster is gone."""
-    request = steps.request_of(event)
-    status = _cluster_status(eks, request.cluster_name)
+    cluster = steps.cluster_of(event, settings)
+    status = _cluster_status(eks, cluster)
     if status is not None:
-        raise ClusterStillExists(f"cluster {request.cluster_name} is {status}")
+        raise ClusterStillExists(f"cluster {cluster} is {status}")
     return steps.done({"cluster": "deleted"})
 
 
@@ -166,8 +167,8 @@ def audit_hub(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> s
 
     request = steps.request_of(event)
     zone = request.hosted_zone_id or dns_records.find_zone(clients("route53"), request.domain)
-    result = audit.audit(clients, cluster=request.cluster_name, hub_id=event["hub_id"],
-                         hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
+    result = audit.audit(clients, cluster=steps.cluster_of(event, settings), hub_id=event["hub_id"],
+                         stage=settings.stage, hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
     return steps.done(result, result["summary"])
 
 

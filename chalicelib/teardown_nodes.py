@@ -33,8 +33,8 @@ class NodegroupScaledDown(CourseHubError):
 def wake(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Scale a node group at 0 nodes to one (no active cluster, no node group, nodes wanted already: done);
     NodegroupBusy while it is being changed."""
-    request = steps.request_of(event)
-    nodegroup = _nodegroup(eks, request.cluster_name)
+    cluster = steps.cluster_of(event, settings)
+    nodegroup = _nodegroup(eks, cluster)
     if nodegroup is None or nodegroup["status"] in NO_NODE_EXPECTED:
         state = nodegroup["status"] if nodegroup else "absent"
         return steps.done({"nodegroup": state, "woken": False}, f"no node group to bring back ({state})")
@@ -43,14 +43,14 @@ def wake(eks: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outc
         return steps.done({"nodegroup": nodegroup["status"], "woken": False, "desired_size": scaling["desiredSize"]},
                           f"{scaling['desiredSize']} node(s) wanted already")
     if nodegroup["status"] in ("CREATING", "UPDATING"):  # e.g. the scale-down itself: scale up once it is done
-        raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is {nodegroup['status']}")
+        raise eks_cluster.NodegroupBusy(f"node group of {cluster} is {nodegroup['status']}")
     wanted = {"minSize": scaling["minSize"], "desiredSize": TEARDOWN_NODES,
               "maxSize": max(scaling["maxSize"], TEARDOWN_NODES)}
     try:
-        eks.update_nodegroup_config(clusterName=request.cluster_name, nodegroupName=eks_cluster.NODEGROUP,
+        eks.update_nodegroup_config(clusterName=cluster, nodegroupName=eks_cluster.NODEGROUP,
                                     scalingConfig=wanted)
     except eks.exceptions.ResourceInUseException as error:
-        raise eks_cluster.NodegroupBusy(f"node group of {request.cluster_name} is busy: {error}") from None
+        raise eks_cluster.NodegroupBusy(f"node group of {cluster} is busy: {error}") from None
     return steps.done({"nodegroup": "UPDATING", "woken": True, "desired_size": TEARDOWN_NODES},
                       f"scaled from 0 to {TEARDOWN_NODES} node(s) for the teardown")
 
@@ -62,20 +62,20 @@ def check(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps
     The wait is bounded: on the last of ``attempts`` checks (``attempt`` is the state's retry count) the teardown
     goes on without a node, and what the cluster's controllers cannot delete is left to the audit.
     """
-    request = steps.request_of(event)
-    nodegroup = _nodegroup(clients("eks"), request.cluster_name)
+    cluster = steps.cluster_of(event, settings)
+    nodegroup = _nodegroup(clients("eks"), cluster)
     if nodegroup is None or nodegroup["status"] in NO_NODE_EXPECTED:
         return steps.done({"ready_nodes": 0}, "no node group")
     desired = nodegroup["scalingConfig"]["desiredSize"]
     if desired == 0 and nodegroup["status"] == "ACTIVE":  # while UPDATING it may still show the sizes before
-        raise NodegroupScaledDown(f"node group of {request.cluster_name} was scaled to 0 during the teardown")
-    with steps.kube(clients, settings, request) as runner:
+        raise NodegroupScaledDown(f"node group of {cluster} was scaled to 0 during the teardown")
+    with steps.kube(clients, settings, cluster) as runner:
         nodes = json.loads(runner.kubectl("get", "nodes", "-o", "json"))["items"]
     ready = [n["metadata"]["name"] for n in nodes if _ready(n)]
     if ready:
         return steps.done({"ready_nodes": len(ready)}, f"{len(ready)} Ready node(s)")
     if event.get("attempt", 0) < event.get("attempts", 0):
-        raise NoReadyNode(f"no Ready node in {request.cluster_name} yet (node group {nodegroup['status']}, "
+        raise NoReadyNode(f"no Ready node in {cluster} yet (node group {nodegroup['status']}, "
                           f"{len(nodes)} node(s) registered)")
     return steps.done({"ready_nodes": 0}, f"no Ready node after {event.get('attempts', 0) + 1} checks; what the "
                                           f"cluster cannot delete without one is left to the audit")

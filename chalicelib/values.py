@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chalicelib import hub_names
 from chalicelib.hub_request import HubRequest
 
 INGRESS_CLASS = "nginx"
@@ -31,6 +32,7 @@ HEALTH_CHECK_ANNOTATIONS = {
     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-port": "traffic-port",
     "service.beta.kubernetes.io/aws-load-balancer-healthcheck-protocol": "TCP",
 }
+ADDITIONAL_TAGS_ANNOTATION = "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"
 # Services the hub Ingresses route to, as the pinned charts name them: binderhub templates/ingress.yaml
 # (Service "binder") and its jupyterhub subchart's templates/ingress.yaml ("jupyterhub.proxy-public.fullname",
 # "proxy-public" with the chart's empty fullnameOverride).
@@ -71,11 +73,20 @@ class ChartSecrets:
         return cls("<dockerhub-username>", "<from dockerhub_secret_arn>", "<from github_token_secret_arn>")
 
 
-def ingress_values(request: HubRequest) -> dict:
-    """F5 nginx-ingress: the only LoadBalancer Service of the hub, http first, health check on port 80."""
+def ingress_values(request: HubRequest, tags: dict[str, str] | None = None) -> dict:
+    """F5 nginx-ingress: the only LoadBalancer Service of the hub, http first, health check on port 80.
+
+    ``tags`` (the hub's, hub_names.tags) go on the load balancer and its security group: cloud-provider-aws tags
+    both with the Service's ``aws-load-balancer-additional-resource-tags`` (``pkg/providers/v1/aws.go``
+    ``buildELBSecurityGroupList`` and ``aws_loadbalancer.go``); the audit may delete only what carries its stage's
+    tag (.chalice/policy-audit-hub.json).
+    """
+    annotations = dict(HEALTH_CHECK_ANNOTATIONS)
+    if tags:
+        annotations[ADDITIONAL_TAGS_ANNOTATION] = hub_names.annotation_value(tags)
     return {"controller": {
         "ingressClass": {"name": INGRESS_CLASS, "create": True},
-        "service": {"type": "LoadBalancer", "annotations": dict(HEALTH_CHECK_ANNOTATIONS)},
+        "service": {"type": "LoadBalancer", "annotations": annotations},
     }}
 
 

@@ -97,16 +97,16 @@ def _https(hub: dict, staging_roots: str) -> dict | None:
 
 
 def _database_volume(ec2, hub: dict) -> dict | None:
-    """The EBS volume behind the hub's database claim, found by the tags the audit searches (cluster and claim)."""
-    from chalicelib.hub_request import HubRequest
-    cluster = HubRequest.stored(hub["request"]).cluster_name
+    """The EBS volume behind the hub's database claim, found by the hub's tag (the EBS CSI driver's extra tags)."""
+    from chalicelib.hub_names import HUB_TAG
     volumes = ec2.describe_volumes(Filters=[
-        {"Name": f"tag:kubernetes.io/cluster/{cluster}", "Values": ["owned"]},
+        {"Name": f"tag:{HUB_TAG}", "Values": [hub["hub_id"]]},
         {"Name": "tag:kubernetes.io/created-for/pvc/name", "Values": ["hub-db-dir"]}])["Volumes"]
     if not volumes:
-        print(f"\nno EBS volume tagged for cluster {cluster} holds the hub's database claim hub-db-dir")
+        print(f"\nno EBS volume tagged for hub {hub['hub_id']} holds the hub's database claim hub-db-dir")
         return None
     volume = volumes[0]
+    cluster = next((t["Value"] for t in volume.get("Tags", []) if t["Key"] == "KubernetesCluster"), "(none)")
     print(f"\nhub database: claim hub-db-dir is on EBS volume {volume['VolumeId']} ({volume['VolumeType']}, "
           f"{volume['Size']} GiB, {volume['AvailabilityZone']}, {volume['State']}), tagged for cluster {cluster}")
     return volume

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,3 +95,56 @@ def wildcard_resources(policy: dict) -> list[list[str]]:
             actions = statement["Action"]
             out.append([actions] if isinstance(actions, str) else actions)
     return out
+
+
+def tag_conditions(policy: dict) -> dict[str, set[str]]:
+    """Action pattern -> the tag keys its statements' conditions name (``aws:ResourceTag/<key>``), for conditioned ones.
+
+    The check cannot evaluate a condition; what it can prove is that each names a tag the app puts on what the
+    action is used on (tests/local/test_least_privilege.py).
+    """
+    found: dict[str, set[str]] = {}
+    for statement in policy["Statement"]:
+        keys = {key.split("/", 1)[1] for test in statement.get("Condition", {}).values() for key in test
+                if key.startswith("aws:ResourceTag/")}
+        if keys:
+            actions = statement["Action"]
+            for action in [actions] if isinstance(actions, str) else actions:
+                found.setdefault(action, set()).update(keys)
+    return found
+
+
+def allowed_on(policy: dict, action: str, resource_tags: dict[str, str], principal_tags: dict[str, str]) -> bool:
+    """Whether an Allow statement of ``policy`` grants ``action`` on a resource with ``resource_tags``.
+
+    Conditions are evaluated for what the policies use: ``StringEquals`` and ``StringLike`` on
+    ``aws:ResourceTag/<key>``, with ``${aws:PrincipalTag/<key>}`` replaced by the role's tag (IAM User Guide,
+    "IAM policy elements: Variables"; a missing tag fails the condition). Anything else raises ValueError.
+    """
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        if statement["Effect"] != "Allow" or not allows([actions] if isinstance(actions, str) else actions, action):
+            continue
+        if all(_holds(operator, key, value, resource_tags, principal_tags)
+               for operator, tests in statement.get("Condition", {}).items() for key, value in tests.items()):
+            return True
+    return False
+
+
+def _holds(operator: str, key: str, expected: str, resource_tags: dict[str, str],
+           principal_tags: dict[str, str]) -> bool:
+    if operator not in ("StringEquals", "StringLike") or not key.startswith("aws:ResourceTag/"):
+        raise ValueError(f"the policy check cannot evaluate {operator} on {key}")
+    actual = resource_tags.get(key.split("/", 1)[1])
+    for variable in re.findall(r"\$\{aws:PrincipalTag/([^}]+)\}", expected):
+        if variable not in principal_tags:
+            return False
+        expected = expected.replace(f"${{aws:PrincipalTag/{variable}}}", principal_tags[variable])
+    if actual is None:
+        return False
+    return actual == expected if operator == "StringEquals" else fnmatch.fnmatchcase(actual, expected)
+
+
+def resolved(pattern: str, principal_tags: dict[str, str]) -> str:
+    """``pattern`` with each ``${aws:PrincipalTag/<key>}`` replaced by the role's tag, as IAM reads it."""
+    return re.sub(r"\$\{aws:PrincipalTag/([^}]+)\}", lambda m: principal_tags.get(m.group(1), m.group(0)), pattern)

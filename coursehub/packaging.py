@@ -20,6 +20,7 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib.hub_names import STAGE_TAG
 from chalicelib.settings import DEFAULT_INSTANCE_TYPES, Settings
 from coursehub import event_rules, statemachines, tools
 from coursehub.chalice_config import chalice_stage_config
@@ -29,6 +30,8 @@ BUILD_DIR = ROOT / "build"
 # Functions that run helm/kubectl: their roles become cluster admins through EKS access entries.
 KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates", "check_node_ready",
                   "uninstall_releases")
+# Functions that change Route 53 records: the stack denies them every hosted zone but the stage's (HostedZoneIds).
+DNS_FUNCTIONS = ("publish_dns", "delete_dns", "audit_hub")
 # Functions the hubs' schedules invoke directly (the teardown schedule starts a state machine instead).
 SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack")
 API_HANDLER = "APIHandler"  # the logical id of Chalice's one function behind the REST API
@@ -75,6 +78,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "KubectlLayerZip": "./" + LAYER_ZIP,
         "PythonRuntime": f"python{sys.version_info.major}.{sys.version_info.minor}",  # what chalice package sets
         "VpcName": f"coursehub-{stage}",
+        "DnsFunctionRoles": [{"Ref": to_cfn_resource_name(f) + "Role"} for f in DNS_FUNCTIONS if f in functions],
         # The stage's configuration is the parameters' default; a deployment may override each.
         "AllowedInstanceTypes": environment.get("ALLOWED_INSTANCE_TYPES", ",".join(DEFAULT_INSTANCE_TYPES)),
         "MaxNodesPerHub": environment.get("MAX_NODES_PER_HUB", str(Settings.max_nodes_per_hub)),
@@ -121,6 +125,10 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),
     }
     for logical_id, function in function_logical_ids(functions).items():
+        # Chalice makes each function's role (``<LogicalId>Role``, its policy file); the stage tag on it is what the
+        # policies' ``${aws:PrincipalTag/coursehub:stage}`` reads: a function acts only on its own stage's resources.
+        resources[to_cfn_resource_name(function) + "Role"] = {"Properties": {"Tags": [{"Key": STAGE_TAG,
+                                                                                   "Value": stage}]}}
         name = function_name(stage, function)
         resources[logical_id + "LogGroup"] = {"Type": "AWS::Logs::LogGroup", "Properties": {
             "LogGroupName": f"/aws/lambda/{name}", "RetentionInDays": {"Ref": "LogRetentionDays"}}}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from chalicelib import values
+from chalicelib import hub_names, values
 from chalicelib.hub_request import HubRequest, Limits
 
 CHARTS = ("ingress", "cert-manager", "issuer", "binderhub")
@@ -18,8 +18,8 @@ _STAGE_DEFAULT = "arn:aws:secretsmanager:us-east-1:000000000000:secret:coursehub
 
 def render(request: HubRequest, chart: str) -> dict:
     """The values (or manifest, for the issuer) of one chart."""
-    if chart == "ingress":
-        return values.ingress_values(request)
+    if chart == "ingress":  # the stage and hub id are the deployment's and the API's; shown as placeholders
+        return values.ingress_values(request, hub_names.tags("STAGE", "HUB-ID", request.course_id))
     if chart == "cert-manager":
         return values.cert_manager_values(request)
     if chart == "issuer":

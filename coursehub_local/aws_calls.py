@@ -6,6 +6,8 @@ the function that is running (``running``), and every botocore call made in
 that thread meanwhile is recorded as the IAM action it needs
 (``<signing name>:<operation>``, e.g. ``states:StartExecution``). The policy
 check (``coursehub/iam_policies.py``) compares this with each function's policy.
+For the actions IAM allows only on tagged resources, the tags of the resource
+each call named are recorded too (``resource_tags``), read just before the call.
 """
 from __future__ import annotations
 
@@ -17,10 +19,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from coursehub_local import resource_tags
+
 _running: contextvars.ContextVar[str | None] = contextvars.ContextVar("coursehub_function", default=None)
 _lock = threading.Lock()
 ACTIONS: dict[str, set[str]] = defaultdict(set)  # Chalice function name -> IAM actions it performed
 INVOKED: set[str] = set()  # functions that ran at least once
+# (function, action) -> the tags of each resource a tag-conditioned action was called on (resource_tags.READERS)
+RESOURCE_TAGS: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
 
 
 @contextmanager
@@ -45,7 +51,8 @@ def recorded() -> dict[str, set[str]]:
 def save(path: Path) -> None:
     """Write what was recorded (functions run, actions each performed) to ``path`` as JSON."""
     with _lock:
-        data = {"invoked": sorted(INVOKED), "actions": {f: sorted(a) for f, a in ACTIONS.items()}}
+        data = {"invoked": sorted(INVOKED), "actions": {f: sorted(a) for f, a in ACTIONS.items()},
+                "resource_tags": [[f, a, tags] for (f, a), seen in RESOURCE_TAGS.items() for tags in seen]}
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=1))
 
@@ -59,6 +66,8 @@ def load(directory: Path) -> int:
             INVOKED.update(data["invoked"])
             for function, actions in data["actions"].items():
                 ACTIONS[function].update(actions)
+            for function, action, tags in data.get("resource_tags", []):
+                RESOURCE_TAGS[function, action].append(tags)
     return len(files)
 
 
@@ -78,6 +87,29 @@ def needed_by(service: str, operation: str, params: dict) -> set[str]:
     return {f"{service}:{operation}"}
 
 
+_twins: dict[tuple, object] = {}
+
+
+def _stack_twin(client):
+    """A client like ``client`` that the stack's fault injection never answers: the tag look-ups are the check's
+    own calls, and must neither use up nor meet a fault injected for the function's calls."""
+    import boto3
+    from botocore.config import Config
+
+    from coursehub_local.faults import STACK_AGENT
+
+    credentials = client._request_signer._credentials.get_frozen_credentials()
+    key = (client.meta.service_model.service_name, client.meta.endpoint_url, client.meta.region_name,
+           credentials.access_key)
+    with _lock:
+        if key not in _twins:
+            _twins[key] = boto3.session.Session().client(
+                key[0], endpoint_url=key[1], region_name=key[2], aws_access_key_id=credentials.access_key,
+                aws_secret_access_key=credentials.secret_key, aws_session_token=credentials.token,
+                config=Config(user_agent_extra=STACK_AGENT))
+        return _twins[key]
+
+
 def install() -> None:
     """Wrap botocore's one entry point for API calls (once per process)."""
     global _installed
@@ -94,6 +126,16 @@ def install() -> None:
                 actions = needed_by(self.meta.service_model.signing_name, operation_name, api_params)
                 with _lock:
                     ACTIONS[function].update(actions)
+                token = _running.set(None)  # the look-up is the check's, not the function's
+                try:
+                    tagged = [(action, resource_tags.read(_stack_twin(self), action, api_params))
+                              for action in actions]
+                finally:
+                    _running.reset(token)
+                for action, tags in tagged:
+                    if tags is not None:
+                        with _lock:
+                            RESOURCE_TAGS[function, action].append(tags)
             return original(self, operation_name, api_params)
 
         BaseClient._make_api_call = make_api_call

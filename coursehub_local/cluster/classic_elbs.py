@@ -1,9 +1,9 @@
 """Classic ELBs for LoadBalancer Services, made and kept as the cloud provider's EnsureLoadBalancer does.
 
 One TCP listener per Service port, the cluster's subnets, a security group ``k8s-elb-<name>`` (tagged
-only ``kubernetes.io/cluster/<cluster>: owned``, as ``ensureSecurityGroup`` tags it) and the cluster's
-running node instances registered; the nodes' security group (the cluster security group on EKS) lets
-in all traffic from the ELB's group (``updateInstanceSecurityGroupsForLoadBalancer``). Every call puts
+``kubernetes.io/cluster/<cluster>: owned`` and the Service's additional tags, as ``ensureSecurityGroup``
+tags it) and the cluster's running node instances registered; the nodes' security group (the cluster
+security group on EKS) lets in all traffic from the ELB's group (``updateInstanceSecurityGroupsForLoadBalancer``). Every call puts
 the listeners, registrations, health check and that rule back to what the Service says: a bare
 ``ConfigureHealthCheck`` does not last.
 
@@ -110,7 +110,7 @@ class ClassicElbs:
         group = ec2.create_security_group(
             GroupName=group_name, VpcId=vpc,
             Description=f"Security group for Kubernetes ELB {name} ({'/'.join(service_key(service))})",
-            TagSpecifications=[{"ResourceType": "security-group", "Tags": self.aws.owned()}])["GroupId"]
+            TagSpecifications=[{"ResourceType": "security-group", "Tags": self.aws.owned(service)}])["GroupId"]
         sources = [{"CidrIp": c} for c in service["spec"].get("loadBalancerSourceRanges") or ["0.0.0.0/0"]]
         permissions = [{"IpProtocol": p.get("protocol", "TCP").lower(), "FromPort": p["port"], "ToPort": p["port"],
                         "IpRanges": sources} for p in service["spec"]["ports"]]

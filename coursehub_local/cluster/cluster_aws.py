@@ -6,7 +6,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from coursehub_local.cluster.context import ClusterContext
-from coursehub_local.cluster.load_balancer_rules import is_external
+from coursehub_local.cluster.load_balancer_rules import additional_tags, is_external
 from coursehub_local.cluster.nodes import cluster_instances, tag_list
 from coursehub_local.cluster.services import service_key
 
@@ -77,9 +77,9 @@ class ClusterAws:
     def cluster_tag(self) -> str:
         return f"kubernetes.io/cluster/{self.ctx.name}"
 
-    def owned(self) -> list[dict]:
-        """The only tag ``ensureSecurityGroup`` puts on a group it makes (no annotation adds more here)."""
-        return tag_list({self.cluster_tag(): "owned"})
+    def owned(self, service: dict | None = None) -> list[dict]:
+        """The tags ``ensureSecurityGroup`` puts on a group it makes: the Service's additional tags, the cluster's."""
+        return tag_list({**(additional_tags(service) if service else {}), self.cluster_tag(): "owned"})
 
     def tags(self, service: dict, resource: str = "LoadBalancer") -> list[dict]:
         """The tags the provider puts on what it makes for a Service (for ``external``, the Load Balancer Controller's).
@@ -88,7 +88,8 @@ class ClusterAws:
         target group. The cloud provider tags every part alike.
         """
         stack = "/".join(service_key(service))
+        extra = additional_tags(service)  # load_balancer_rules.additional_tags: the provider's own tags win
         if is_external(service):
-            return tag_list({"elbv2.k8s.aws/cluster": self.ctx.name, "service.k8s.aws/stack": stack,
+            return tag_list({**extra, "elbv2.k8s.aws/cluster": self.ctx.name, "service.k8s.aws/stack": stack,
                              "service.k8s.aws/resource": resource})
-        return tag_list({self.cluster_tag(): "owned", "kubernetes.io/service-name": stack})
+        return tag_list({**extra, "kubernetes.io/service-name": stack, self.cluster_tag(): "owned"})

@@ -16,6 +16,10 @@ From kubernetes/cloud-provider-aws (``pkg/providers/v1/aws.go`` EnsureLoadBalanc
 - An NLB target group's health check uses the same annotations with ``traffic-port`` meaning the group's
   own NodePort; defaults 30 s / 3 / 3 (``defaultNlbHealthCheck*``) for ``nlb`` and 10 s / 3 / 3 (the
   controller's documented defaults) for ``external``.
+- ``aws-load-balancer-additional-resource-tags`` (``additional_tags``) adds tags to the load balancer, its security
+  group (``buildELBSecurityGroupList`` passes them to ``ensureSecurityGroup``) and an NLB's target groups
+  (``ensureLoadBalancerv2`` hands its tags to ``ensureTargetGroup``); the provider's own tags win over them
+  (``tags[TagNameKubernetesService] = ...; c.tagging.buildTags(ResourceLifecycleOwned, tags)``).
 """
 from __future__ import annotations
 
@@ -29,6 +33,21 @@ TRAFFIC_PORT = "traffic-port"
 ELB_HC_DEFAULTS = {"healthy-threshold": 2, "unhealthy-threshold": 6, "timeout": 5, "interval": 10}
 NLB_HC_DEFAULTS = {"healthy-threshold": 3, "unhealthy-threshold": 3, "timeout": 10, "interval": 30}
 LBC_HC_DEFAULTS = {"healthy-threshold": 3, "unhealthy-threshold": 3, "timeout": 10, "interval": 10}
+
+
+def additional_tags(service: dict) -> dict[str, str]:
+    """The annotation's tags, read as ``getKeyValuePropertiesFromAnnotation`` (cloud-provider-aws ``aws.go``) does.
+
+    Pairs split on ``,`` and each pair on every ``=``: ``K=V K1=V2`` is ``K: "V K1"`` (the rest is dropped), a bare
+    ``Key`` has an empty value, and a pair with an empty key is skipped (the upstream test
+    ``TestGetKeyValuePropertiesFromAnnotation``).
+    """
+    found: dict[str, str] = {}
+    for pair in _annotations(service).get(ANNOTATION + "additional-resource-tags", "").strip().split(","):
+        parts = pair.strip().split("=")
+        if parts[0]:
+            found[parts[0]] = parts[1] if len(parts) >= 2 else ""
+    return found
 
 
 def load_balancer_name(service: dict) -> str:

@@ -77,7 +77,7 @@ def request_data():
 @pytest.fixture
 def hub(dynamodb, settings, request_data):
     """A recorded hub; ``hub(step, **fields)`` is the event a Task of that state name is given."""
-    hub_records.create(dynamodb, settings.hub_table_name, HUB, request_data)
+    hub_records.create(dynamodb, settings.hub_table_name, HUB, request_data, cluster="coursehub-dev-cs101")
 
     def event(step: str, **fields) -> dict:
         return {"hub_id": HUB, "request": request_data, "step": step, **fields}

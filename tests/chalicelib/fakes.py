@@ -37,9 +37,11 @@ class FakeEks:
         self.access_policies: list[dict] = []
         self.deleted: list[str] = []
 
-    def add_cluster(self, name: str, hub_id: str, status: str = "ACTIVE", mode: str = "API") -> dict:
+    def add_cluster(self, name: str, hub_id: str, status: str = "ACTIVE", mode: str = "API",
+                    stage: str = "dev") -> dict:
         self.clusters[name] = {"name": name, "status": status, "version": "1.33", "endpoint": f"https://{name}.eks",
-                               "tags": {"coursehub:hub": hub_id}, "accessConfig": {"authenticationMode": mode}}
+                               "tags": {"coursehub:hub": hub_id, "coursehub:stage": stage},
+                               "accessConfig": {"authenticationMode": mode}}
         return self.clusters[name]
 
     def describe_cluster(self, name: str) -> dict:

@@ -19,15 +19,19 @@ SERVICE = "ingress/nginx-ingress-controller"
 class Hub:
     """One hub's leftovers, created exactly as EKS, the cloud provider and the EBS CSI driver tag them."""
 
-    def __init__(self, clients, hub_id: str, token: str, zone_id: str, *, cluster_still_exists: bool = False):
-        self.hub_id, self.cluster, self.zone_id = hub_id, f"coursehub-{hub_id}", zone_id
+    def __init__(self, clients, hub_id: str, token: str, zone_id: str, *, cluster_still_exists: bool = False,
+                 stage: str = "dev"):
+        self.hub_id, self.cluster, self.zone_id = hub_id, f"coursehub-{stage}-{hub_id}", zone_id
+        self.stage = stage
         self.hosts = [f"binder.{hub_id}.{DOMAIN}", f"hub.binder.{hub_id}.{DOMAIN}"]
         ec2, elb, elbv2 = clients("ec2"), clients("elb"), clients("elbv2")
         vpc = ec2.describe_vpcs(Filters=[{"Name": "isDefault", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
         in_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
         subnets = [s["SubnetId"] for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"]]
         owned = {f"kubernetes.io/cluster/{self.cluster}": "owned"}
-        by_service = {**owned, "kubernetes.io/service-name": SERVICE}
+        # The hub's tags, from the Service's additional-resource-tags annotation and the EBS CSI driver's extra tags.
+        hub_tags = {"coursehub:hub": hub_id, "coursehub:stage": stage, "coursehub:course": hub_id}
+        by_service = {**owned, "kubernetes.io/service-name": SERVICE, **hub_tags}
 
         self.cluster_sg = ec2.create_security_group(
             GroupName=f"eks-cluster-sg-{self.cluster}-123456", VpcId=vpc,
@@ -54,7 +58,7 @@ class Hub:
         elbv2.create_listener(LoadBalancerArn=self.nlb, Protocol="TCP", Port=80,
                               DefaultActions=[{"Type": "forward", "TargetGroupArn": self.target_group}])
         self.volumes = [ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1, VolumeType="gp3", TagSpecifications=[
-            _spec("volume", {**owned, "kubernetes.io/created-for/pvc/name": claim,
+            _spec("volume", {**owned, **hub_tags, "kubernetes.io/created-for/pvc/name": claim,
                              "kubernetes.io/created-for/pvc/namespace": "binderhub",
                              "CSIVolumeName": f"pvc-{token * 8}-{claim}", "ebs.csi.aws.com/cluster": "true"})
         ])["VolumeId"] for claim in ("hub-db-dir", "claim-student")]
@@ -66,7 +70,8 @@ class Hub:
             {"Action": "CREATE", "ResourceRecordSet": {"Name": host, "Type": "CNAME", "TTL": 60,
                                                        "ResourceRecords": [{"Value": dns_name}]}}
             for host in self.hosts]})
-        self.schedules = [f"{hub_id}-teardown", f"{hub_id}-scale-down"]
+        # Schedules live in the stage's group; only the dev group exists here.
+        self.schedules = [f"{hub_id}-teardown", f"{hub_id}-scale-down"] if stage == "dev" else []
         for name in self.schedules:
             clients("scheduler").create_schedule(
                 Name=name, GroupName=GROUP, ScheduleExpression="at(2030-01-31T23:00:00)",
@@ -75,13 +80,14 @@ class Hub:
                         "RoleArn": "arn:aws:iam::123456789012:role/coursehub-scheduler"})
         if cluster_still_exists:
             clients("eks").create_cluster(
-                name=self.cluster, roleArn="arn:aws:iam::123456789012:role/eks", tags={"coursehub:hub": hub_id},
+                name=self.cluster, roleArn="arn:aws:iam::123456789012:role/eks",
+                tags={"coursehub:hub": hub_id, "coursehub:stage": stage},
                 resourcesVpcConfig={"subnetIds": subnets[:2]})
             clients("eks").create_nodegroup(clusterName=self.cluster, nodegroupName="workers", subnets=subnets[:2],
                                             nodeRole="arn:aws:iam::123456789012:role/nodes")
 
     def audit(self, clients, **options):
-        return audit.audit(clients, cluster=self.cluster, hub_id=self.hub_id, hosts=self.hosts,
+        return audit.audit(clients, cluster=self.cluster, hub_id=self.hub_id, stage=self.stage, hosts=self.hosts,
                            zone_id=options.pop("zone_id", self.zone_id), schedule_group=GROUP, **options)
 
     def still_there(self, clients) -> dict[str, list[str]]:
@@ -184,20 +190,22 @@ def test_another_cluster_and_hub_are_never_touched(clients, hub, other_hub):
     assert clients("eks").describe_cluster(name=other_hub.cluster)["cluster"]["status"] == "ACTIVE"
 
 
-def test_a_rule_of_an_unrelated_group_naming_our_group_is_revoked_and_that_group_kept(clients, hub):
+def test_a_rule_of_an_unrelated_group_naming_our_group_is_left_and_our_group_remains_with_the_reason(clients, hub):
+    # The audit may revoke rules only in groups of its stage (.chalice/policy-audit-hub.json): this one is nobody's.
     ec2 = clients("ec2")
     vpc = ec2.describe_security_groups(GroupIds=[hub.elb_sg])["SecurityGroups"][0]["VpcId"]
     nodes = ec2.create_security_group(GroupName="shared-nodes", Description="nodes", VpcId=vpc)["GroupId"]
-    ec2.authorize_security_group_ingress(GroupId=nodes, IpPermissions=[
-        {"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "UserIdGroupPairs": [{"GroupId": hub.elb_sg}],
-         "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+    rule = {"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767, "UserIdGroupPairs": [{"GroupId": hub.elb_sg}],
+            "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}
+    ec2.authorize_security_group_ingress(GroupId=nodes, IpPermissions=[rule])
 
-    assert hub.audit(clients)["clean"] is True
+    result = hub.audit(clients)
 
+    assert result["clean"] is False
+    (left,) = result["remaining"]["security_groups"]
+    assert left["id"] == hub.elb_sg and f"a rule of {nodes} names it" in left["reason"], left
     (group,) = ec2.describe_security_groups(GroupIds=[nodes])["SecurityGroups"]
-    assert group["IpPermissions"] == [{"IpProtocol": "tcp", "FromPort": 30000, "ToPort": 32767,
-                                       "IpRanges": [{"CidrIp": "10.0.0.0/16"}], "Ipv6Ranges": [],
-                                       "PrefixListIds": [], "UserIdGroupPairs": []}]
+    assert [pair["GroupId"] for pair in group["IpPermissions"][0]["UserIdGroupPairs"]] == [hub.elb_sg]
 
 
 def test_an_attached_volume_and_interface_remain_with_their_ids_and_reasons(clients, hub):
@@ -237,10 +245,36 @@ def test_a_cluster_that_still_exists_is_reported_not_deleted(clients, zone_id):
 
 def test_a_cluster_of_another_name_tagged_for_the_hub_is_reported(clients, hub):
     clients("eks").create_cluster(name="renamed", roleArn="arn:aws:iam::123456789012:role/eks",
-                                  resourcesVpcConfig={"subnetIds": []}, tags={"coursehub:hub": hub.hub_id})
+                                  resourcesVpcConfig={"subnetIds": []},
+                                  tags={"coursehub:hub": hub.hub_id, "coursehub:stage": hub.stage})
 
     assert hub.audit(clients)["remaining"]["eks_clusters"] == [
         {"id": "renamed", "reason": "still exists; start the teardown again"}]
+
+
+def test_another_stages_cluster_and_leftovers_of_the_same_hub_id_are_not_this_audits(clients, hub):
+    prod = Hub(clients, hub.hub_id, "p", hub.zone_id, stage="prod", cluster_still_exists=True)
+    prod_volumes = sorted(prod.volumes)
+
+    result = hub.audit(clients)
+
+    assert prod.cluster not in result["found"]["eks_clusters"]
+    assert not set(result["found"]["volumes"]) & set(prod_volumes)
+    assert sorted(v["VolumeId"] for v in clients("ec2").describe_volumes(VolumeIds=prod_volumes)["Volumes"]) == \
+        prod_volumes
+
+
+def test_a_leftover_without_the_stages_tag_is_reported_not_deleted(clients, hub):
+    ec2 = clients("ec2")
+    stray = ec2.create_volume(AvailabilityZone=f"{REGION}a", Size=1, TagSpecifications=[
+        _spec("volume", {f"kubernetes.io/cluster/{hub.cluster}": "owned"})])["VolumeId"]
+
+    result = hub.audit(clients)
+
+    assert stray in result["found"]["volumes"] and stray not in result["cleaned"]["volumes"]
+    assert {"id": stray, "reason": "not tagged coursehub:stage=dev nor for a cluster of the stage; left alone "
+            "(the audit may not delete it)"} in result["remaining"]["volumes"]
+    assert ec2.describe_volumes(VolumeIds=[stray])["Volumes"]
 
 
 def test_report_only_deletes_nothing(clients, hub):

@@ -25,7 +25,6 @@ def test_a_minimal_request_gets_the_defaults():
     request = HubRequest.parse(GOOD, LIMITS)
     assert request.binder == "binder.courses.example.edu"
     assert request.hub == "hub.binder.courses.example.edu"
-    assert request.cluster_name == "coursehub-cs101"
     assert request.image_builder == "dind" and request.culling.timeout == 3600
 
 

@@ -21,7 +21,7 @@ from tests.chalicelib.conftest import HUB
 from tests.chalicelib.fakes import FakeEc2, FakeElb, FakeScheduler
 from tests.chalicelib.test_hub_request import GOOD
 
-CLUSTER = "coursehub-cs101"
+CLUSTER = "coursehub-dev-cs101"
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
 
 
@@ -48,6 +48,7 @@ class TestRecordTheHub:
         assert stored["request"]["slack_webhook_secret_arn"] == settings.slack_webhook_secret_arn  # the stage's
         assert state["hub"] == {"cluster": CLUSTER, "binder": "binder.courses.example.edu",
                                 "hub": "hub.binder.courses.example.edu", "course": "cs101"}
+        assert stored["cluster"] == CLUSTER  # recorded before it exists: later workflows use the recorded name
 
     def test_a_rerun_clears_the_steps_and_error_of_the_run_before(self, dynamodb, settings, hub, record):
         hub_records.step_started(dynamodb, settings.hub_table_name, HUB, "Create the cluster")
@@ -96,11 +97,24 @@ class TestCluster:
         assert result == {"name": CLUSTER, "status": "ACTIVE", "reused": True}
         assert succeeded(record(), "Create the cluster", "reused")
 
-    def test_another_hubs_cluster_is_not_taken_and_the_step_stays_running(self, eks, ec2, dynamodb, settings, hub, record):
+    def test_another_hubs_cluster_is_not_taken_and_the_step_stays_running(self, eks, ec2, dynamodb, settings, hub,
+                                                                           record):
         eks.add_cluster(CLUSTER, "hub-other")
         with pytest.raises(ClusterFailed, match="does not belong to hub hub-cs101"):
             provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster"))
         assert running(record(), "Create the cluster")
+
+    def test_another_stages_cluster_of_the_same_hub_id_is_not_taken(self, eks, ec2, dynamodb, settings, hub, record):
+        eks.add_cluster(CLUSTER, HUB, stage="prod")
+        with pytest.raises(ClusterFailed, match="belongs to stage prod, not dev"):
+            provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster"))
+        assert running(record(), "Create the cluster") and eks.clusters[CLUSTER]["tags"]["coursehub:stage"] == "prod"
+
+    def test_the_cluster_the_workflow_names_is_the_one_used(self, eks, ec2, dynamodb, settings, hub):
+        eks.add_cluster("coursehub-cs101", HUB)  # a hub's cluster from before the stage was in the name
+        result = provisioning.create_cluster(eks, ec2, dynamodb, settings, hub("Create the cluster",
+                                                                          cluster="coursehub-cs101"))
+        assert result == {"name": "coursehub-cs101", "status": "ACTIVE", "reused": True} and CLUSTER not in eks.clusters
 
     def test_without_the_cluster_role_nothing_is_created(self, eks, ec2, dynamodb, settings, hub):
         from dataclasses import replace

@@ -44,3 +44,33 @@ def test_a_scale_down_during_a_teardown_leaves_the_teardowns_node(eks, dynamodb,
     assert result["scaled"] is False and result["text"] == f"Hub {HUB} was not scaled down: it is {status}, not READY."
     assert eks.nodegroups["coursehub-cs101"]["scalingConfig"]["desiredSize"] == 1
     assert "scale" not in record()
+
+
+class _Nodegroups:
+    """describe_nodegroup / update_nodegroup_config, remembering which cluster each call named."""
+
+    def __init__(self):
+        self.clusters = []
+
+    def describe_nodegroup(self, *, clusterName, nodegroupName):
+        self.clusters.append(clusterName)
+        return {"nodegroup": {"scalingConfig": {"minSize": 1, "desiredSize": 1, "maxSize": 3}}}
+
+    def update_nodegroup_config(self, *, clusterName, nodegroupName, scalingConfig):
+        self.clusters.append(clusterName)
+
+
+@pytest.mark.parametrize("fields, cluster", [({"cluster": "coursehub-dev-cs101"}, "coursehub-dev-cs101"),
+                                             ({}, "coursehub-cs101")])  # a hub recorded before stages in names
+def test_the_node_group_scaled_is_the_one_of_the_cluster_on_the_record(dynamodb, settings, request_data, fields,
+                                                                        cluster):
+    from datetime import datetime, timezone
+
+    from chalicelib import hub_records
+
+    hub_records.create(dynamodb, settings.hub_table_name, "hub-cs101", request_data, **fields)
+    hub_records.set_status(dynamodb, settings.hub_table_name, "hub-cs101", "READY")
+    eks = _Nodegroups()
+    result = scaling.scale(eks, dynamodb, settings, {"hub_id": "hub-cs101", "direction": "down"},
+                           datetime(2026, 11, 27, 20, tzinfo=timezone.utc))
+    assert result["scaled"] and eks.clusters == [cluster, cluster]

@@ -106,3 +106,9 @@ def test_a_function_handler_refuses_to_run_without_its_settings(monkeypatch):
     with pytest.raises(SettingsError, match="CLUSTER_ROLE_ARN"):
         app.create_cluster({"hub_id": "hub-x", "request": {}}, LambdaContext("coursehub-dev-create_cluster", 256))
     handlers.cold_start()
+
+
+@pytest.mark.parametrize("stage", ["Prod", "dev-eu", "a" * 21, "2dev"])
+def test_a_stage_that_cannot_be_part_of_every_aws_name_is_rejected(stage):
+    with pytest.raises(SettingsError, match="STAGE must be 1 to 20 lowercase letters or digits"):
+        Settings.from_env({**GOOD, "STAGE": stage})

@@ -11,8 +11,8 @@ from botocore.stub import Stubber
 from chalicelib import storage_addons
 from chalicelib.storage_addons import StorageAddonsFailed, StorageAddonsNotReady
 
-CLUSTER, HUB, ROLE = "coursehub-cs101", "hub-cs101", "arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi"
-TAGS = {"coursehub:course": "cs101", "coursehub:hub": HUB}
+CLUSTER, HUB, ROLE = "coursehub-dev-cs101", "hub-cs101", "arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi"
+TAGS = {"coursehub:course": "cs101", "coursehub:hub": HUB, "coursehub:stage": "dev"}
 ASSOCIATION = "a-0123456789abcdefg"
 
 
@@ -48,7 +48,7 @@ def test_create_makes_both_addons_and_the_controllers_association(eks):
     eks.stub.add_response("create_pod_identity_association", {"association": {"associationId": ASSOCIATION}}, {
         "clusterName": CLUSTER, "namespace": "kube-system", "serviceAccount": "ebs-csi-controller-sa",
         "roleArn": ROLE, "tags": TAGS})
-    result = storage_addons.create(eks, cluster=CLUSTER, hub_id=HUB, role_arn=ROLE, tags={"coursehub:course": "cs101"})
+    result = storage_addons.create(eks, cluster=CLUSTER, role_arn=ROLE, tags=TAGS)
     assert result == {"addons": {"eks-pod-identity-agent": "created", "aws-ebs-csi-driver": "created"},
                       "association": ASSOCIATION, "association_outcome": "created"}
 
@@ -58,14 +58,14 @@ def test_what_an_earlier_attempt_made_is_reused(eks):
         eks.stub.add_client_error("create_addon", "ResourceInUseException", "Addon already exists", 409)
     eks.stub.add_response("list_pod_identity_associations", {"associations": [
         {"associationId": ASSOCIATION, "namespace": "kube-system", "serviceAccount": "ebs-csi-controller-sa"}]})
-    result = storage_addons.create(eks, cluster=CLUSTER, hub_id=HUB, role_arn=ROLE, tags={})
+    result = storage_addons.create(eks, cluster=CLUSTER, role_arn=ROLE, tags=TAGS)
     assert set(result["addons"].values()) == {"reused"} and result["association_outcome"] == "reused"
 
 
 def test_a_refused_addon_is_not_swallowed(eks):
     eks.stub.add_client_error("create_addon", "AccessDeniedException", "not authorized to perform eks:CreateAddon", 403)
     with pytest.raises(eks.exceptions.ClientError, match="AccessDenied"):
-        storage_addons.create(eks, cluster=CLUSTER, hub_id=HUB, role_arn=ROLE, tags={})
+        storage_addons.create(eks, cluster=CLUSTER, role_arn=ROLE, tags=TAGS)
 
 
 def test_check_waits_for_both_addons_active(eks):

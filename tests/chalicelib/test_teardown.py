@@ -15,7 +15,7 @@ from tests.chalicelib.conftest import HUB
 from tests.chalicelib.fakes import FakeEks, FakeScheduler
 from tests.chalicelib.test_provisioning import running, succeeded
 
-CLUSTER = "coursehub-cs101"
+CLUSTER = "coursehub-dev-cs101"
 HOSTS = ["binder.courses.example.edu", "hub.binder.courses.example.edu"]
 
 
@@ -30,6 +30,11 @@ class TestRecordTheHubAsRetiring:
         assert (stored["workflow"], stored["execution_arn"]) == ("teardown", "arn:run")
         assert state["request"] == stored["request"] and state["hub"]["cluster"] == CLUSTER
         assert teardown.start(dynamodb, settings, {"hub_id": HUB})["reason"] == "retired on request"
+
+    def test_a_hub_recorded_before_stages_were_in_names_is_retired_with_its_old_cluster(self, dynamodb, settings,
+                                                                                       request_data):
+        hub_records.create(dynamodb, settings.hub_table_name, "hub-old", request_data)  # no "cluster" field
+        assert teardown.start(dynamodb, settings, {"hub_id": "hub-old"})["hub"]["cluster"] == "coursehub-cs101"
 
     def test_a_hub_never_recorded_cannot_be_retired(self, dynamodb, settings):
         with pytest.raises(hub_records.HubNotFound):
@@ -181,6 +186,18 @@ class TestCluster:
             teardown.delete_cluster(eks, dynamodb, settings, hub("Delete the cluster"))
         assert eks.deleted == [] and running(record(), "Delete the cluster")
 
+    def test_another_stages_cluster_of_the_same_hub_id_is_never_deleted(self, eks, dynamodb, settings, hub, record):
+        eks.add_cluster(CLUSTER, HUB, stage="prod")
+        with pytest.raises(ClusterFailed, match="belongs to stage prod, not dev"):
+            teardown.delete_cluster(eks, dynamodb, settings, hub("Delete the cluster"))
+        assert eks.deleted == [] and running(record(), "Delete the cluster")
+
+    def test_the_cluster_the_workflow_names_is_the_one_deleted(self, eks, dynamodb, settings, hub):
+        eks.add_cluster("coursehub-cs101", HUB)
+        eks.add_cluster(CLUSTER, HUB)
+        teardown.delete_cluster(eks, dynamodb, settings, hub("Delete the cluster", cluster="coursehub-cs101"))
+        assert eks.deleted == ["cluster coursehub-cs101"]
+
     def test_a_cluster_still_being_created_is_deleted_later(self, eks, dynamodb, settings, hub):
         eks.add_cluster(CLUSTER, HUB, status="CREATING")
         with pytest.raises(ClusterBusy, match="CREATING"):
@@ -221,7 +238,7 @@ class TestSchedulesAuditAndRetired:
         result = teardown.audit_hub({"route53": route53}.get, dynamodb, settings, hub("Audit what is left"))
         assert result is found
         assert asked == [{"cluster": CLUSTER, "hub_id": HUB, "hosts": HOSTS, "zone_id": zone,
-                          "schedule_group": settings.schedule_group}]
+                          "schedule_group": settings.schedule_group, "stage": "dev"}]
         assert succeeded(record(), "Audit what is left", found["summary"])
 
     def test_retired_records_the_audit_and_no_schedules(self, dynamodb, settings, hub, record):

@@ -11,7 +11,7 @@ from chalicelib.teardown_nodes import NodegroupScaledDown, NoReadyNode
 from tests.chalicelib.conftest import HUB
 from tests.chalicelib.test_provisioning import running, succeeded
 
-CLUSTER = "coursehub-cs101"
+CLUSTER = "coursehub-dev-cs101"
 WAKE, CHECK = "Bring back a node for the teardown", "Check a node is ready"
 
 
@@ -82,7 +82,7 @@ class TestCheckANodeIsReady:
         nodegroup(eks, status="UPDATING", desired=1)
         runner.nodes = [node("ip-10-0-1-5", ready=False)]
         clients = {"eks": eks}.get
-        with pytest.raises(NoReadyNode, match="no Ready node in coursehub-cs101 yet"):
+        with pytest.raises(NoReadyNode, match="no Ready node in coursehub-dev-cs101 yet"):
             teardown_nodes.check(clients, dynamodb, settings, hub(CHECK, attempt=0, attempts=15))
         assert running(record(), CHECK)
         runner.nodes.append(node("ip-10-0-2-7"))

@@ -7,7 +7,7 @@ import jsonschema
 import pytest
 import yaml
 
-from chalicelib import charts, values
+from chalicelib import charts, hub_names, values
 from chalicelib.hub_request import HubRequest, Limits
 from coursehub_local.charts import chart_file, chart_path, packages
 from coursehub.tools import tool_path
@@ -20,6 +20,7 @@ REQUEST = HubRequest.parse({
     "dockerhub_secret_arn": ARN, "github_token_secret_arn": ARN, "slack_webhook_secret_arn": ARN,
 }, Limits(today=date(2026, 11, 27)))
 SECRETS = values.ChartSecrets("coursehub", "dockerhub-password-value", "ghp_token_value")
+TAGS = hub_names.tags("dev", "hub-cs101", "cs101")
 
 
 def helm_merge(base, override):
@@ -91,7 +92,7 @@ def render(chart, generated, tmp_path):
 
 def test_the_charts_accept_the_values_and_only_the_ingress_gets_a_load_balancer(tmp_path):
     objects = render(charts.BINDERHUB, values.binderhub_values(REQUEST, SECRETS), tmp_path)
-    objects += render(charts.INGRESS, values.ingress_values(REQUEST), tmp_path)
+    objects += render(charts.INGRESS, values.ingress_values(REQUEST, TAGS), tmp_path)
     objects += render(charts.CERT_MANAGER, values.cert_manager_values(REQUEST), tmp_path)
     balancers = [o["metadata"]["name"] for o in objects if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"]
     assert balancers == ["release-nginx-ingress-controller"]
@@ -99,6 +100,20 @@ def test_the_charts_accept_the_values_and_only_the_ingress_gets_a_load_balancer(
     assert ingresses["binderhub"]["spec"]["tls"][0]["hosts"] == ["binder.courses.example.edu"]
     assert ingresses["jupyterhub"]["metadata"]["annotations"]["cert-manager.io/issuer"] == values.ISSUER_NAME
     assert any(o["kind"] == "CustomResourceDefinition" for o in objects)
+
+
+def test_the_ingress_load_balancer_is_tagged_with_the_hubs_tags_through_its_service_annotation(tmp_path):
+    generated = values.ingress_values(REQUEST, TAGS)
+    defaults = yaml.safe_load(chart_file(charts.INGRESS.name, "values.yaml"))
+    jsonschema.validate(helm_merge(defaults, generated), json.loads(chart_file(charts.INGRESS.name,
+                                                                               "values.schema.json")))
+    (service,) = [o for o in render(charts.INGRESS, generated, tmp_path)
+                  if o["kind"] == "Service" and o["spec"].get("type") == "LoadBalancer"]
+    assert service["metadata"]["annotations"][values.ADDITIONAL_TAGS_ANNOTATION] == \
+        "coursehub:hub=hub-cs101,coursehub:stage=dev,coursehub:course=cs101"
+    assert values.HEALTH_CHECK_ANNOTATIONS.items() <= service["metadata"]["annotations"].items()
+    assert values.ADDITIONAL_TAGS_ANNOTATION not in values.ingress_values(REQUEST)["controller"]["service"][
+        "annotations"]
 
 
 def test_the_issuer_uses_staging_only_when_asked():

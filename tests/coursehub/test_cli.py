@@ -155,11 +155,11 @@ def test_scale_resizes_the_node_group_and_sets_the_nightly_window(runs, local):
     assert "nodes m5.xlarge, min 0, desired 1, max 3" in out
     assert "scaling down at 19:00, up at 08:00 (America/New_York, weekdays only)" in out
     eks = local[0].client("eks")
-    nodegroup = eks.list_nodegroups(clusterName="coursehub-cs101")["nodegroups"][0]
+    nodegroup = eks.list_nodegroups(clusterName="coursehub-dev-cs101")["nodegroups"][0]
 
     def resized():
         """The node group's update (UPDATING for a few simulated minutes) has applied the new sizes."""
-        found = eks.describe_nodegroup(clusterName="coursehub-cs101", nodegroupName=nodegroup)["nodegroup"]
+        found = eks.describe_nodegroup(clusterName="coursehub-dev-cs101", nodegroupName=nodegroup)["nodegroup"]
         return found["status"] == "ACTIVE" and found["scalingConfig"] == {"minSize": 0, "desiredSize": 1, "maxSize": 3}
     eventually(resized)
     assert {"hub-cs101-scale-down", "hub-cs101-scale-up"} <= set(api(local).get("hub-cs101").body["schedules"])

@@ -26,7 +26,7 @@ def test_the_demo_provisions_the_sample_hub_through_the_api_retires_it_and_exits
     assert "hub-cs101 is READY: https://binder.courses.example.edu (BinderHub)" in out
     assert "HTTPS check: https://binder.courses.example.edu/health" in out
     assert re.search(r"hub database: claim hub-db-dir is on EBS volume vol-\w+ \(gp3, 1 GiB, us-east-1\w, in-use\), "
-                     r"tagged for cluster coursehub-cs101", out)
+                     r"tagged for cluster coursehub-dev-cs101", out)
     assert "Slack transcript:\n  > Provisioning the BinderHub of course cs101 started" in out
     assert "DELETE /hubs/hub-cs101 -> 202: retiring it" in out
     assert "hub-cs101 is RETIRED" in out

@@ -1,4 +1,6 @@
 """The policy check on made-up policies: missing grants, unused grants, patterns, what is derived."""
+import pytest
+
 from coursehub import iam_policies
 from coursehub.iam_policies import Problem
 
@@ -40,3 +42,43 @@ def test_every_function_of_the_app_has_its_policy_file():
     assert set(packaging.app_functions()) | {"api_handler"} == set(documents)
     for name, document in documents.items():
         assert iam_policies.granted(document), name
+
+
+STAGE_POLICY = {"Statement": [
+    {"Effect": "Allow", "Action": ["ec2:DeleteVolume", "ec2:DeleteSecurityGroup"], "Resource": "*",
+     "Condition": {"StringEquals": {"aws:ResourceTag/coursehub:stage": "${aws:PrincipalTag/coursehub:stage}"}}},
+    {"Effect": "Allow", "Action": ["ec2:DeleteSecurityGroup"], "Resource": "*", "Condition": {"StringLike": {
+        "aws:ResourceTag/aws:eks:cluster-name": "coursehub-${aws:PrincipalTag/coursehub:stage}-*"}}},
+    {"Effect": "Allow", "Action": "ec2:DeleteNetworkInterface", "Resource": "*"},
+]}
+DEV = {"coursehub:stage": "dev"}
+
+
+def test_a_tag_condition_holds_only_for_the_principals_stage():
+    assert iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteVolume", {"coursehub:stage": "dev"}, DEV)
+    assert not iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteVolume", {"coursehub:stage": "prod"}, DEV)
+    assert not iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteVolume", {}, DEV)
+    assert not iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteVolume", {"coursehub:stage": "dev"}, {})
+
+
+def test_another_statement_may_allow_by_another_tag_and_an_unconditioned_one_always_does():
+    group = {"aws:eks:cluster-name": "coursehub-dev-cs101"}
+    assert iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteSecurityGroup", group, DEV)
+    assert not iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteSecurityGroup",
+                                       {"aws:eks:cluster-name": "coursehub-deveu-cs101"}, DEV)
+    assert not iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteVolume", group, DEV)  # that statement is SGs only
+    assert iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteNetworkInterface", {}, DEV)
+    assert not iam_policies.allowed_on(STAGE_POLICY, "ec2:DeleteSubnet", {"coursehub:stage": "dev"}, DEV)
+
+
+def test_a_condition_the_check_cannot_evaluate_is_named():
+    policy = {"Statement": [{"Effect": "Allow", "Action": "ec2:DeleteVolume", "Resource": "*",
+                             "Condition": {"ForAnyValue:StringEquals": {"aws:TagKeys": ["x"]}}}]}
+    with pytest.raises(ValueError, match="cannot evaluate ForAnyValue:StringEquals on aws:TagKeys"):
+        iam_policies.allowed_on(policy, "ec2:DeleteVolume", {}, DEV)
+
+
+def test_a_principal_tag_in_a_resource_is_read_as_the_roles_tag():
+    pattern = "arn:*:dynamodb:*:*:table/coursehub-${aws:PrincipalTag/coursehub:stage}-*"
+    assert iam_policies.resolved(pattern, DEV) == "arn:*:dynamodb:*:*:table/coursehub-dev-*"
+    assert iam_policies.resolved(pattern, {}) == pattern  # no such tag: nothing matches it on AWS either

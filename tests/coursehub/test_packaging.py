@@ -6,7 +6,7 @@ import zipfile
 import pytest
 from chalice.utils import to_cfn_resource_name
 
-from coursehub import deploy_plan, packaging, statemachines
+from coursehub import deploy_plan, iam_policies, packaging, statemachines
 from coursehub.chalice_config import chalice_stage_config
 from coursehub_local.dispatch import functions_of
 from chalicelib.settings import Settings
@@ -110,7 +110,8 @@ def test_the_eks_roles_are_in_the_stack_and_their_function_may_pass_them(resourc
     assert [s["Principal"]["Service"] for s in properties["AssumeRolePolicyDocument"]["Statement"]] == [trusted]
     assert {p["Fn::Sub"].rsplit("/", 1)[1] for p in properties["ManagedPolicyArns"]} == policies
     statements = deploy_plan.role_statements({"Resources": resources}, to_cfn_resource_name(function))
-    passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
+    passable = [iam_policies.resolved(r, {"coursehub:stage": "dev"})  # the role's tag (merge_template)
+                for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
                 for r in deploy_plan._listed(s["Resource"])]
     arn = f"arn:aws:iam::123456789012:role/{properties['RoleName']}"
     assert any(fnmatch.fnmatchcase(arn, pattern) for pattern in passable), passable
@@ -202,6 +203,51 @@ def test_the_ebs_csi_role_is_for_pod_identity_and_its_function_may_pass_it(resou
     function = resources[to_cfn_resource_name("create_storage_addons")]["Properties"]
     assert function["Environment"]["Variables"]["EBS_CSI_ROLE_ARN"] == {"Fn::GetAtt": ["EbsCsiDriverRole", "Arn"]}
     statements = deploy_plan.role_statements({"Resources": resources}, to_cfn_resource_name("create_storage_addons"))
-    passable = [r for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
+    passable = [iam_policies.resolved(r, {"coursehub:stage": "dev"})  # the role's tag (merge_template)
+                for s in statements if "iam:PassRole" in deploy_plan._listed(s["Action"])
                 for r in deploy_plan._listed(s["Resource"])]
     assert any(fnmatch.fnmatchcase("arn:aws:iam::123456789012:role/coursehub-dev-ebs-csi", p) for p in passable)
+
+
+def test_every_functions_role_carries_the_stage_its_policies_read_as_a_principal_tag(resources):
+    for logical_id, function in packaging.function_logical_ids(packaging.app_functions()).items():
+        role = resources[logical_id]["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert resources[role]["Type"] == "AWS::IAM::Role"
+        assert {"Key": "coursehub:stage", "Value": "dev"} in resources[role]["Properties"]["Tags"], function
+    audit_policy = json.loads((packaging.ROOT / ".chalice" / "policy-audit-hub.json").read_text())
+    conditioned = [s for s in audit_policy["Statement"] if "Condition" in s]
+    assert conditioned and all("${aws:PrincipalTag/coursehub:stage}" in json.dumps(s["Condition"])
+                               for s in conditioned)
+
+
+def test_route53_changes_are_denied_outside_the_stages_hosted_zones_when_they_are_given(template, resources):
+    assert template["Parameters"]["HostedZoneIds"]["Type"] == "CommaDelimitedList"
+    policy = resources["StageHostedZonesOnly"]
+    assert policy["Condition"] == "HasHostedZoneIds"
+    assert sorted(r["Ref"] for r in policy["Properties"]["Roles"]) == sorted(
+        to_cfn_resource_name(f) + "Role" for f in packaging.DNS_FUNCTIONS)
+    (deny,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    assert (deny["Effect"], deny["Action"]) == ("Deny", "route53:ChangeResourceRecordSets") and "NotResource" in deny
+    changers = {f for f, settings in CONFIG["functions"].items()
+                if "route53:ChangeResourceRecordSets" in json.dumps(json.loads(
+                    (packaging.ROOT / ".chalice" / settings["iam_policy_file"]).read_text()))}
+    assert changers == set(packaging.DNS_FUNCTIONS)
+
+
+def test_each_policy_names_only_its_own_stages_logs_tables_schedules_and_roles():
+    """Resources are scoped by the role's stage tag; EKS names keep "coursehub-*": hubs recorded before the stage was
+    in cluster names have clusters "coursehub-<course>" (their deletion still needs the stage's tag)."""
+    dev, prod = {"coursehub:stage": "dev"}, {"coursehub:stage": "prod"}
+    for function, settings in CONFIG["functions"].items():
+        policy = json.loads((packaging.ROOT / ".chalice" / settings["iam_policy_file"]).read_text())
+        patterns = [r for s in policy["Statement"] for r in deploy_plan._listed(s["Resource"])]
+        unscoped = [r for r in patterns if "coursehub" in r and "${aws:PrincipalTag/coursehub:stage}" not in r
+                    and ":eks:" not in r and ":secret:coursehub/" not in r]
+        assert unscoped == [], function
+        logs = f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/lambda/{packaging.function_name('dev', function)}"
+        assert any(fnmatch.fnmatchcase(logs, iam_policies.resolved(p, dev)) for p in patterns), function
+        assert not any(fnmatch.fnmatchcase(logs, iam_policies.resolved(p, prod)) for p in patterns if ":logs:" in p)
+        hubs = f"arn:aws:dynamodb:us-east-1:123456789012:table/{CONFIG['environment']['HUB_TABLE_NAME']}"
+        for table in [r for r in patterns if ":dynamodb:" in r]:
+            assert fnmatch.fnmatchcase(hubs, iam_policies.resolved(table, dev)), function
+            assert not fnmatch.fnmatchcase(hubs.replace("-dev-", "-prod-"), iam_policies.resolved(table, dev))

@@ -9,6 +9,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from chalicelib import hub_names
 from coursehub.api_client import ApiClient
 from tests.conftest import eventually
 from test_provision_workflow import hub_request
@@ -162,7 +163,8 @@ def test_a_hub_through_the_api_fails_is_retried_extended_resized_and_retired(sta
     assert set(extended.body["schedules"]) == {f"{hub_id}-{p}" for p in ("teardown", "reminder", "scale-down",
                                                                         "scale-up")}
     eks = stack.client("eks")
-    assert eventually(lambda: eks.describe_nodegroup(clusterName=f"coursehub-{course}", nodegroupName="workers")[
+    assert eventually(lambda: eks.describe_nodegroup(clusterName=hub_names.cluster_name(stack.config.stage, course),
+                                                     nodegroupName="workers")[
         "nodegroup"]["scalingConfig"] == {"minSize": 1, "desiredSize": 1, "maxSize": 2})  # after UPDATING
     refused = api.call("PATCH", f"/hubs/{hub_id}", body={"nodes": {"max_size": 99}}, check=False)
     assert (refused.status, refused.body["field"]) == (400, "nodes.max_size")
@@ -264,7 +266,7 @@ def test_retiring_a_hub_while_it_is_provisioned_stops_that_run_and_leaves_nothin
     assert retired["status"] == "RETIRED" and retired["audit"]["clean"], retired
     assert retired["execution_arn"] == retiring.body["execution_arn"]
     clusters = stack.client("eks").list_clusters()["clusters"]
-    assert f"coursehub-{course}" not in clusters
+    assert f"coursehub-{stack.config.stage}-{course}" not in clusters
 
 
 def test_a_workflow_aws_refuses_to_start_leaves_the_hub_failed_and_the_key_free(stack, api):

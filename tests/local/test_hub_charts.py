@@ -9,7 +9,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import dns_records, eks_cluster, hub_charts, https_check, load_balancer, storage_addons
+from chalicelib import dns_records, eks_cluster, hub_charts, hub_names, https_check, load_balancer, storage_addons
 from chalicelib.hub_request import HubRequest, Limits
 from chalicelib.kube_session import cluster_session
 from chalicelib.settings import Settings
@@ -42,18 +42,19 @@ def request_(stack):
 
 def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, request_):
     settings, eks, timings = Settings.from_env(), stack.client("eks"), stack.clusters.timings
-    name, hub_id = request_.cluster_name, request_.course_id
-    eks_cluster.create_cluster(eks, name=name, hub_id=hub_id, version="1.33",
-                               role_arn=stack.seeded.roles["eks-cluster"], subnet_ids=stack.seeded.subnet_ids, tags={})
+    name, hub_id = hub_names.cluster_name(settings.stage, request_.course_id), request_.course_id
+    tags = hub_names.tags(settings.stage, hub_id, request_.course_id)
+    eks_cluster.create_cluster(eks, name=name, version="1.33", role_arn=stack.seeded.roles["eks-cluster"],
+                               subnet_ids=stack.seeded.subnet_ids, tags=tags)
     stack.clock.advance(stack.config.eks.cluster_create)
     until(eks_cluster.check_cluster, eks, name, errors=eks_cluster.ClusterNotReady)
     eks_cluster.grant_admin(eks, name=name, principal_arn=stack.seeded.roles["lambda"])
-    eks_cluster.create_nodegroup(eks, cluster=name, hub_id=hub_id, node_role_arn=stack.seeded.roles["eks-node"],
+    eks_cluster.create_nodegroup(eks, cluster=name, node_role_arn=stack.seeded.roles["eks-node"],
                                  subnet_ids=stack.seeded.subnet_ids, instance_type=request_.nodes.instance_type,
-                                 scaling=request_.nodes.model_dump(), tags={})
+                                 scaling=request_.nodes.model_dump(), tags=tags)
     stack.clock.advance(stack.config.eks.nodegroup_create)
     until(eks_cluster.check_nodegroup, eks, name, errors=eks_cluster.NodegroupNotReady)
-    storage_addons.create(eks, cluster=name, hub_id=hub_id, role_arn=stack.seeded.roles["ebs-csi"], tags={})
+    storage_addons.create(eks, cluster=name, role_arn=stack.seeded.roles["ebs-csi"], tags=tags)
     stack.clock.advance(stack.config.eks.addon_create + timings.workload_ready)
     until(storage_addons.check, eks, name, errors=storage_addons.StorageAddonsNotReady)
 
@@ -61,7 +62,7 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
     with cluster_session(eks, stack.client("sts"), name, bin_dir=settings.tools_dir,
                          timeout=settings.kube_timeout_seconds) as runner:
         installed = [hub_charts.install(runner, key, request_, chart_repository=settings.chart_repository,
-                                        secrets=secrets) for key in ("ingress", "cert_manager", "binderhub")]
+                                        secrets=secrets, tags=tags) for key in ("ingress", "cert_manager", "binderhub")]
         assert [i["release"] for i in installed] == ["nginx-ingress", "cert-manager", "binderhub"]
         assert all(i["revision"] == 1 for i in installed)
         assert secrets.registry_password not in json.dumps(installed)
@@ -72,6 +73,14 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
                         errors=(load_balancer.LoadBalancerNotReady, hub_charts.IngressNotReady))
         balancer = load_balancer.ensure_health_check(stack.client("elb"), stack.client("elbv2"), service)
         assert balancer["health_check"] == f"TCP:{load_balancer.http_node_port(service)}"
+        # The ingress's load balancer and its security group carry the hub's tags (the Service annotation).
+        elb = stack.client("elb")
+        (made,) = [b for b in elb.describe_load_balancers()["LoadBalancerDescriptions"]
+                   if b["DNSName"] == balancer["dns_name"]]
+        lb_tags = elb.describe_tags(LoadBalancerNames=[made["LoadBalancerName"]])["TagDescriptions"][0]["Tags"]
+        assert tags.items() <= {t["Key"]: t["Value"] for t in lb_tags}.items()
+        (group,) = stack.client("ec2").describe_security_groups(GroupIds=made["SecurityGroups"])["SecurityGroups"]
+        assert tags.items() <= {t["Key"]: t["Value"] for t in group["Tags"]}.items()
 
         with pytest.raises(hub_charts.CertificatesNotReady, match="no such host"):
             stack.clock.advance(60)
@@ -89,6 +98,10 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
         verified = until(https_check.verify_hub, request_.binder, request_.hub, 10, staging_roots,
                          errors=https_check.HubNotAnswering)
         assert verified["binder_url"] == f"https://{request_.binder}"
+        # So does the database's volume (the EBS CSI driver's extra tags).
+        (volume,) = stack.client("ec2").describe_volumes(Filters=[
+            {"Name": "tag:KubernetesCluster", "Values": [name]}])["Volumes"]
+        assert tags.items() <= {t["Key"]: t["Value"] for t in volume["Tags"]}.items()
 
         again = hub_charts.install(runner, "binderhub", request_, chart_repository=settings.chart_repository,
                                    secrets=secrets)

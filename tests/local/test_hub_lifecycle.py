@@ -27,7 +27,7 @@ def hub_ids(stack):
 
 def test_a_hub_lives_a_whole_term_and_leaves_nothing_behind(stack, hub_ids):
     course = f"w{uuid.uuid4().hex[:6]}"
-    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    hub_id, cluster = f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
     hub_ids.append(hub_id)
     local_now = stack.clock.now().astimezone(ZoneInfo(ZONE))  # earlier tests may have moved the clock on
     down, up = local_now + timedelta(hours=8), local_now + timedelta(hours=10)  # well after provisioning

@@ -11,8 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from chalicelib import hub_names, storage_addons, values
 from coursehub import iam_policies
 from coursehub_local import aws_calls
+from coursehub_local.stack import StackConfig
 
 pytestmark = pytest.mark.after_end_to_end
 # Actions AWS offers no resource-level permission for (the IAM Service Authorization Reference lists no
@@ -34,12 +36,16 @@ NO_RESOURCE_SCOPE = {
     "eks:ListClusters": "lists every cluster of the account",
     "tag:GetResources": "searches every resource of the account",
 }
-# The audit deletes what a cluster's controllers left: random names, tagged "kubernetes.io/cluster/<cluster>", a
-# tag key no IAM condition can match by prefix. Narrowing these needs a tag of the project's own on what the
-# controllers create (the ingress Service's additional-resource-tags annotation, the EBS driver's extra tags).
-CONTROLLER_LEFTOVERS = {
-    "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup", "ec2:DeleteVolume",
-    "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteNetworkInterface",
+# The audit deletes the network interfaces EKS leaves behind ("Amazon EKS <cluster>"): EKS tags them with nothing, so
+# no tag condition can name them, and the condition keys ec2:Vpc / ec2:Subnet would need the stage's VPC in a policy
+# file that is the same for every stage. Every other delete of the audit carries a tag condition.
+CONTROLLER_LEFTOVERS = {"ec2:DeleteNetworkInterface"}
+# Tags a condition may name, and what puts each on the resources the conditioned actions are used on.
+CONDITION_TAGS = {
+    hub_names.STAGE_TAG: "hub_names.tags: the cluster (create_cluster), the EBS CSI driver's extraVolumeTags, the "
+                         "ingress Service's additional-resource-tags annotation (load balancer, its security group)",
+    "aws:eks:cluster-name": "EKS, on the cluster security group (EKS user guide, sec-group-reqs)",
+    "kubernetes.io/service-name": "cloud-provider-aws, on a Service's load balancer and target groups",
 }
 
 
@@ -117,3 +123,34 @@ def test_resources_are_scoped_except_where_aws_offers_no_scope():
             unscoped = [a for a in actions if a not in NO_RESOURCE_SCOPE
                         and not (function == "audit_hub" and a in CONTROLLER_LEFTOVERS)]
             assert unscoped == [], f"{function}: {unscoped} on every resource"
+
+
+def test_each_tag_conditioned_action_was_used_only_on_resources_its_condition_allows(performed):
+    """IAM's conditions as AWS would judge them: the tags each resource had when a function acted on it (recorded by
+    coursehub_local/resource_tags.py) against the function's policy, for the stack's stage (its roles' tag)."""
+    documents, stage = iam_policies.policies(), StackConfig().stage
+    judged = {(function, action): seen for (function, action), seen in aws_calls.RESOURCE_TAGS.items()
+              if iam_policies.tag_conditions(documents[function])}
+    assert ("audit_hub", "ec2:DeleteVolume") in judged and ("delete_cluster", "eks:DeleteCluster") in judged
+    refused = [(function, action, tags) for (function, action), seen in judged.items() for tags in seen
+               if not iam_policies.allowed_on(documents[function], action, tags, {hub_names.STAGE_TAG: stage})]
+    assert refused == [], "IAM would refuse these calls"
+
+
+def test_every_tag_condition_names_a_tag_the_app_or_eks_puts_on_what_the_action_is_used_on():
+    conditioned = {(function, action): keys for function, policy in iam_policies.policies().items()
+                   for action, keys in iam_policies.tag_conditions(policy).items()}
+    assert {action for _, action in conditioned} == {
+        "eks:DeleteCluster", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
+        "ec2:DeleteVolume", "ec2:DeleteSecurityGroup", "ec2:RevokeSecurityGroupIngress",
+        "elasticloadbalancing:ConfigureHealthCheck", "elasticloadbalancing:ModifyTargetGroup"}
+    assert set().union(*conditioned.values()) <= set(CONDITION_TAGS)
+    # The stage tag is what the hub's resources and its controllers' resources are given.
+    tags = hub_names.tags("dev", "hub-1", "cs101")
+    assert tags[hub_names.STAGE_TAG] == "dev"
+    assert "coursehub:stage=dev" in values.ingress_values(None, tags)["controller"]["service"]["annotations"][
+        values.ADDITIONAL_TAGS_ANNOTATION]
+    assert '"coursehub:stage": "dev"' in storage_addons.driver_configuration("coursehub-dev-cs101", tags)
+    # And the audit attempts a conditioned delete only on what carries such a tag (chalicelib/audit.py).
+    assert hub_names.stage_problem({hub_names.STAGE_TAG: "dev"}, "dev") is None
+    assert hub_names.stage_problem({"kubernetes.io/cluster/coursehub-dev-cs101": "owned"}, "dev") is not None

@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from chalicelib import hub_records
+from chalicelib import hub_names, hub_records
 from tests.conftest import eventually
 
 
@@ -67,7 +67,7 @@ def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
     texts = stack.slack.texts()[before:]
     assert texts[0].startswith(f"Provisioning the BinderHub of course {course} started")
     assert [t.split(":")[1].split(";")[0].strip() for t in texts[1:4]] == [
-        f"the EKS cluster coursehub-{course} and its nodes are up",
+        f"the EKS cluster coursehub-{stack.config.stage}-{course} and its nodes are up",
         "ingress, cert-manager and BinderHub are installed behind load balancer " + record["load_balancer"],
         "DNS resolves and the TLS certificates are issued"]
     assert texts[-1].startswith(f"The BinderHub of course {course} is ready: https://binder.")
@@ -94,11 +94,11 @@ def test_a_request_provisions_to_ready_with_the_whole_story_on_slack(stack):
 
     # The stage's subnets include one in use1-az3, where EKS makes no cluster: left out; the nodes in one zone
     eks = stack.client("eks")
-    cluster_subnets = eks.describe_cluster(name=f"coursehub-{course}")["cluster"]["resourcesVpcConfig"]["subnetIds"]
+    cluster_subnets = eks.describe_cluster(name=hub_names.cluster_name(stack.config.stage, course))["cluster"]["resourcesVpcConfig"]["subnetIds"]
     assert stack.seeded.unsupported_subnet_id in stack.seeded.environment["SUBNET_IDS"].split(",")
     assert cluster_subnets == stack.seeded.subnet_ids
-    (nodegroup,) = eks.list_nodegroups(clusterName=f"coursehub-{course}")["nodegroups"]
-    node_subnets = eks.describe_nodegroup(clusterName=f"coursehub-{course}", nodegroupName=nodegroup)["nodegroup"]
+    (nodegroup,) = eks.list_nodegroups(clusterName=hub_names.cluster_name(stack.config.stage, course))["nodegroups"]
+    node_subnets = eks.describe_nodegroup(clusterName=hub_names.cluster_name(stack.config.stage, course), nodegroupName=nodegroup)["nodegroup"]
     zones = stack.client("ec2").describe_subnets(SubnetIds=node_subnets["subnets"])["Subnets"]
     assert {z["AvailabilityZoneId"] for z in zones} == {"use1-az1"}  # us-east-1b here; by name it was us-east-1a
 
@@ -128,8 +128,9 @@ def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
     assert first["status"] == "FAILED"  # stopped at DNS, after the cluster and the releases existed
     again, _ = provision(stack, hub_id, request)  # the admin fixed the domain and started the run again
     assert again["status"] == "SUCCEEDED", again.get("cause")
-    clusters = [c for c in stack.client("eks").list_clusters()["clusters"] if c == f"coursehub-{course}"]
-    assert clusters == [f"coursehub-{course}"]
+    clusters = [c for c in stack.client("eks").list_clusters()["clusters"]
+                if c == f"coursehub-{stack.config.stage}-{course}"]
+    assert clusters == [f"coursehub-{stack.config.stage}-{course}"]
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
     assert record["status"] == "READY"
     assert record["steps"]["Create the cluster"]["detail"] == "reused"
@@ -179,8 +180,8 @@ def test_throttled_eks_calls_are_retried_and_the_hub_still_becomes_ready(stack):
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
     assert record["status"] == "READY"
     eks = stack.client("eks")
-    assert f"coursehub-{course}" in eks.list_clusters()["clusters"]
-    assert len(eks.list_nodegroups(clusterName=f"coursehub-{course}")["nodegroups"]) == 1
+    assert f"coursehub-{stack.config.stage}-{course}" in eks.list_clusters()["clusters"]
+    assert len(eks.list_nodegroups(clusterName=f"coursehub-{stack.config.stage}-{course}")["nodegroups"]) == 1
 
 
 def test_a_request_outside_the_stage_limits_is_refused_by_the_first_step_and_creates_nothing(stack):
@@ -192,7 +193,7 @@ def test_a_request_outside_the_stage_limits_is_refused_by_the_first_step_and_cre
 
     with pytest.raises(hub_records.HubNotFound):
         hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], f"hub-{course}")
-    assert f"coursehub-{course}" not in stack.client("eks").list_clusters()["clusters"]
+    assert f"coursehub-{stack.config.stage}-{course}" not in stack.client("eks").list_clusters()["clusters"]
     report_delivered(stack, described["executionArn"])  # the run's end reached report_execution_end, which kept quiet
     (message,) = stack.slack.messages()[before:]
     text = message["text"]

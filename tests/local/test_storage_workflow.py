@@ -36,7 +36,7 @@ def test_when_eks_refuses_the_addon_the_run_fails_at_the_storage_step_with_the_c
 
 def test_a_ready_hub_keeps_its_database_on_a_tagged_ebs_volume_that_the_teardown_removes(stack):
     course = f"d{uuid.uuid4().hex[:6]}"
-    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    hub_id, cluster = f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
     described, _ = provision(stack, hub_id, hub_request(stack, course))
     assert described["status"] == "SUCCEEDED", described.get("cause")
     record = hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)

@@ -4,7 +4,8 @@ import uuid
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
-from chalicelib import hub_records, hub_schedules
+from chalicelib import hub_names, hub_records, hub_schedules
+from chalicelib.hub_request import HubRequest
 from coursehub.api_client import ApiClient
 from tests.conftest import eventually
 from tests.local.test_provision_workflow import hub_request, provision
@@ -31,7 +32,7 @@ def ready_hub(stack, letter):
     course = f"{letter}{uuid.uuid4().hex[:6]}"
     described, _ = provision(stack, f"hub-{course}", hub_request(stack, course))
     assert described["status"] == "SUCCEEDED", described.get("cause")
-    return course, f"hub-{course}", f"coursehub-{course}"
+    return course, f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
 
 
 def test_a_teardown_that_fails_half_way_names_the_step_and_completes_when_started_again(stack):
@@ -68,7 +69,7 @@ def test_a_teardown_that_fails_half_way_names_the_step_and_completes_when_starte
 
 def test_a_hub_whose_provisioning_failed_after_the_cluster_is_rolled_back_and_audited_clean(stack):
     course = f"r{uuid.uuid4().hex[:6]}"
-    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    hub_id, cluster = f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
     request = {**hub_request(stack, course), "chart_versions": {"binderhub": "9.9.9"}, "rollback_on_failure": True}
     described, _ = provision(stack, hub_id, request)
     assert described["status"] == "FAILED"
@@ -91,7 +92,10 @@ def test_a_hub_whose_provisioning_failed_after_the_cluster_is_rolled_back_and_au
 def test_something_left_behind_is_found_by_the_audit_reported_by_id_and_cleaned(stack):
     course, hub_id, cluster = ready_hub(stack, "o")
     ec2, elb = stack.client("ec2"), stack.client("elb")
-    tag = [{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"}]
+    # Tagged as the cluster's controllers tag what they make: for the cluster, and with the hub's tags (the Service
+    # annotation, the EBS CSI driver's extra tags), without which the audit may not delete it.
+    tag = [{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"},
+           *({"Key": k, "Value": v} for k, v in hub_names.tags(stack.config.stage, hub_id, course).items())]
     volume = ec2.create_volume(Size=10, AvailabilityZone=f"{stack.config.region}a",
                                TagSpecifications=[{"ResourceType": "volume", "Tags": tag}])["VolumeId"]
     stray = f"a{uuid.uuid4().hex[:20]}"  # what a Service created outside the releases leaves behind
@@ -160,7 +164,7 @@ def test_the_term_end_teardown_after_the_nightly_scale_down_brings_a_node_back_a
     from tests.local.test_hub_lifecycle import ZONE, _advance_to, _nodegroup, _occurrences, _teardown_of
 
     course = f"n{uuid.uuid4().hex[:6]}"
-    hub_id, cluster = f"hub-{course}", f"coursehub-{course}"
+    hub_id, cluster = f"hub-{course}", hub_names.cluster_name(stack.config.stage, course)
     local_now = stack.clock.now().astimezone(ZoneInfo(ZONE))
     request = {**hub_request(stack, course), "timezone": ZONE,
                "term_end": (local_now.date() + timedelta(days=1)).isoformat(),
@@ -224,3 +228,39 @@ def _instances(stack, cluster):
         {"Name": "tag:eks:cluster-name", "Values": [cluster]},
         {"Name": "instance-state-name", "Values": ["pending", "running"]}])["Reservations"]
     return [i for r in reservations for i in r["Instances"]]
+
+
+def test_a_teardown_and_its_audit_touch_only_their_stages_cluster_and_leftovers(stack):
+    """prod's cluster of the same course and hub id, and what is tagged for it, stay; what lacks the stage's tag is
+    reported, not deleted (the audit's IAM policy would refuse it)."""
+    course = f"s{uuid.uuid4().hex[:6]}"
+    hub_id, stage = f"hub-{course}", stack.config.stage
+    mine, prods = hub_names.cluster_name(stage, course), hub_names.cluster_name("prod", course)
+    eks, ec2 = stack.client("eks"), stack.client("ec2")
+    eks.create_cluster(name=prods, roleArn=stack.seeded.roles["eks-cluster"],
+                       tags=hub_names.tags("prod", hub_id, course), resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids})
+
+    def volume(cluster, tags):
+        spec = [{"Key": f"kubernetes.io/cluster/{cluster}", "Value": "owned"},
+                *({"Key": k, "Value": v} for k, v in tags.items())]
+        return ec2.create_volume(Size=1, AvailabilityZone=f"{stack.config.region}a", TagSpecifications=[
+            {"ResourceType": "volume", "Tags": spec}])["VolumeId"]
+
+    ours = volume(mine, hub_names.tags(stage, hub_id, course))
+    untagged = volume(mine, {})
+    theirs = volume(prods, hub_names.tags("prod", hub_id, course))
+    request = HubRequest.stored(hub_request(stack, course)).model_dump(mode="json")
+    table = stack.seeded.environment["HUB_TABLE_NAME"]
+    hub_records.create(stack.client("dynamodb"), table, hub_id, request, cluster=mine)
+    hub_records.set_status(stack.client("dynamodb"), table, hub_id, "READY")
+
+    described, _ = teardown(stack, hub_id)
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    audit = record_of(stack, hub_id)["audit"]
+    assert audit["cleaned"]["volumes"] == [ours]
+    assert audit["remaining"]["volumes"] == [{"id": untagged, "reason": f"not tagged coursehub:stage={stage} nor for "
+                                              "a cluster of the stage; left alone (the audit may not delete it)"}]
+    assert theirs not in audit["found"]["volumes"] and prods not in audit["found"]["eks_clusters"]
+    assert eks.describe_cluster(name=prods)["cluster"]["tags"][hub_names.STAGE_TAG] == "prod"
+    left = {v["VolumeId"] for v in ec2.describe_volumes(VolumeIds=[untagged, theirs])["Volumes"]}
+    assert left == {untagged, theirs}

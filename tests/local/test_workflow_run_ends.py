@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from chalicelib import hub_names
 from coursehub.api_client import ApiClient
 from tests.conftest import eventually
 from test_hub_api_over_http import executions, settled, until
@@ -42,7 +43,7 @@ def slack_about(stack, hub_id, before):
 def retired_clean(stack, api, hub_id, course):
     retired = until(api, hub_id, settled, timeout=180)
     assert retired["status"] == "RETIRED" and retired["audit"]["clean"], retired
-    assert f"coursehub-{course}" not in stack.client("eks").list_clusters()["clusters"]
+    assert hub_names.cluster_name(stack.config.stage, course) not in stack.client("eks").list_clusters()["clusters"]
     scheduler = stack.client("scheduler")
     assert scheduler.list_schedules(GroupName=stack.seeded.schedule_group, NamePrefix=hub_id)["Schedules"] == []
     return retired
@@ -90,7 +91,7 @@ def test_a_teardown_whose_record_cannot_be_written_is_announced_and_deleting_aga
     assert f"Retiring {hub_id} failed at step" in failure
     assert "AccessDeniedException" in failure and "The hub record could not be updated" in failure
     assert api.get(hub_id).body["status"] == "RETIRING"
-    assert stack.client("eks").describe_cluster(name=f"coursehub-{course}")["cluster"]["status"] == "ACTIVE"
+    assert stack.client("eks").describe_cluster(name=hub_names.cluster_name(stack.config.stage, course))["cluster"]["status"] == "ACTIVE"
     stack.faults.clear()
 
     again = api.retire(hub_id)  # the teardown the record names is over: a new one, never the dead one

@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from coursehub_local.cluster.load_balancer_rules import classic_health_check, nlb_health_check
+from coursehub_local.cluster.load_balancer_rules import additional_tags, classic_health_check, nlb_health_check
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import active_cluster, add_nodegroup, kubeconfig, kubectl
 
@@ -206,6 +206,48 @@ def test_hostname_tags_and_deletion_with_the_service_or_its_namespace(stack, clu
     eventually(lambda: classic(stack, lb_name) and security_groups(stack, lb_name))
     kubectl(config, "delete", "namespace", namespace, "--wait=false")
     eventually(lambda: classic(stack, lb_name) is None and not security_groups(stack, lb_name))
+
+
+ADDITIONAL_TAGS = "service.beta.kubernetes.io/aws-load-balancer-additional-resource-tags"
+
+
+def test_the_additional_tags_annotation_is_read_as_the_provider_reads_it():
+    # cloud-provider-aws aws_test.go TestGetKeyValuePropertiesFromAnnotation, its last case
+    _, service = hub("ns", {ADDITIONAL_TAGS: "K=V K1=V2,Key1========, =====, ======Val, =Val, , 234,"})
+    assert additional_tags(service) == {"K": "V K1", "Key1": "", "234": ""}
+    assert additional_tags(hub("ns")[1]) == {}
+
+
+def test_a_classic_elb_and_its_security_group_get_exactly_the_annotated_tags_and_the_providers(stack, cluster,
+                                                                                                 namespace):
+    name, config = cluster
+    # The provider's own tags win over an annotated one of the same key (buildTags after the annotation's).
+    _, service = hub(namespace, {ADDITIONAL_TAGS: "coursehub:hub=hub-x,coursehub:stage=dev,coursehub:course=cs1,"
+                                                  f"kubernetes.io/cluster/{name}=shared"})
+    apply(config, service)
+    lb_name = elb_name(service_of(config, namespace))
+    ensured(stack, lb_name)
+    hub_tags = {"coursehub:hub": "hub-x", "coursehub:stage": "dev", "coursehub:course": "cs1"}
+    tags = stack.client("elb").describe_tags(LoadBalancerNames=[lb_name])["TagDescriptions"][0]["Tags"]
+    assert {t["Key"]: t["Value"] for t in tags} == {
+        **hub_tags, f"kubernetes.io/cluster/{name}": "owned", "kubernetes.io/service-name": f"{namespace}/proxy-public"}
+    group_tags = security_groups(stack, lb_name)[0]["Tags"]
+    assert {t["Key"]: t["Value"] for t in group_tags} == {**hub_tags, f"kubernetes.io/cluster/{name}": "owned"}
+
+
+def test_an_nlb_and_its_target_groups_get_the_annotated_tags(stack, cluster, namespace):
+    name, config = cluster
+    deployment, service = hub(namespace, {"service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                                          ADDITIONAL_TAGS: "coursehub:hub=hub-y,coursehub:stage=prod"})
+    apply(config, deployment, service)
+    lb_name = elb_name(with_node_ports(config, namespace))
+    elbv2 = stack.client("elbv2")
+    lb = eventually(lambda: nlb(stack, lb_name))
+    groups = eventually(lambda: len(found := target_groups(stack, lb)) == 2 and found)
+    for arn in [lb["LoadBalancerArn"], *(g["TargetGroupArn"] for g in groups)]:
+        tags = {t["Key"]: t["Value"] for t in elbv2.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]["Tags"]}
+        assert (tags["coursehub:hub"], tags["coursehub:stage"], tags[f"kubernetes.io/cluster/{name}"]) == (
+            "hub-y", "prod", "owned"), arn
 
 
 def test_an_nlb_gets_one_target_group_per_port_with_the_annotated_health_check(stack, cluster, namespace):
