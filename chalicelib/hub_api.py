@@ -41,7 +41,8 @@ def _create(clients: Clients, settings: Settings, request: HubRequest, caller: s
     hub = f"hub-{request.course_id}"
     accepted = request.model_dump(mode="json")
     execution = workflow_runs.execution_arn(settings.provision_state_machine_arn, hub)
-    if not workflow_runs.record_new_hub(dynamodb, table, hub, request, execution, caller):
+    cluster = hub_names.cluster_name(settings.stage, request.course_id)
+    if not workflow_runs.record_new_hub(dynamodb, table, hub, request, execution, caller, cluster):
         return 200, view(hub_records.get(dynamodb, table, hub))
     workflow_runs.start(clients, settings, hub, "provision", execution, {"hub_id": hub, "request": accepted}, accepted)
     return 202, view(hub_records.get(dynamodb, table, hub))

@@ -48,13 +48,16 @@ def execution_arn(state_machine_arn: str, hub: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:')}:{name}"
 
 
-def record_new_hub(dynamodb: Any, table: str, hub: str, request: HubRequest, execution: str, caller: str) -> bool:
-    """Record the course's new hub as PROVISIONING by ``execution``, holding its public names; False if the course
-    has a live hub already; 409 naming the hub that holds a name if another live hub does (nothing written)."""
+def record_new_hub(dynamodb: Any, table: str, hub: str, request: HubRequest, execution: str, caller: str,
+                   cluster: str | None = None) -> bool:
+    """Record the course's new hub as PROVISIONING by ``execution``, holding its public names (and naming its
+    ``cluster``, so that a teardown before the run's first step finds it); False if the course has a live hub already;
+    409 naming the hub that holds a name if another live hub does (nothing written)."""
     names = request.public_names
     try:
         hub_records.create(dynamodb, table, hub, request.model_dump(mode="json"), tuple(names),
-                           workflow="provision", execution_arn=execution, created_by=caller)
+                           workflow="provision", execution_arn=execution, created_by=caller,
+                           **({"cluster": cluster} if cluster else {}))
     except hub_records.HubAlreadyExists:
         return False
     except hub_records.NameTaken as taken:

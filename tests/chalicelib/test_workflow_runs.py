@@ -168,3 +168,11 @@ def test_the_course_posted_again_is_its_live_hub_not_a_409(dynamodb):
     assert record(dynamodb, "cs101") is False
     assert hub_records.get(dynamodb, TABLE, "hub-cs101")["names"] == [
         "courses.example.edu", "binder.courses.example.edu", "hub.binder.courses.example.edu"]
+
+
+def test_a_new_hub_names_its_cluster_from_the_start(dynamodb):
+    """A DELETE before the run's first step must find the stage's cluster name on the record, not the old default."""
+    request = HubRequest.parse({**GOOD, "course_id": "cs103"}, LIMITS)
+    assert workflow_runs.record_new_hub(dynamodb, TABLE, "hub-cs103", request, "arn:execution", "caller",
+                                        "coursehub-dev-cs103") is True
+    assert hub_records.get(dynamodb, TABLE, "hub-cs103")["cluster"] == "coursehub-dev-cs103"
