@@ -14,6 +14,7 @@ import json
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -21,6 +22,18 @@ _running: contextvars.ContextVar[str | None] = contextvars.ContextVar("coursehub
 _lock = threading.Lock()
 ACTIONS: dict[str, set[str]] = defaultdict(set)  # Chalice function name -> IAM actions it performed
 INVOKED: set[str] = set()  # functions that ran at least once
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call of a function: ``service`` is botocore's name for it (``elb``, ``elbv2``), as faults take it."""
+
+    function: str
+    service: str
+    operation: str
+
+
+_watchers: list[list[Call]] = []
 
 
 @contextmanager
@@ -34,6 +47,20 @@ def running(function: str) -> Iterator[None]:
         yield
     finally:
         _running.reset(token)
+
+
+@contextmanager
+def watching() -> Iterator[list[Call]]:
+    """Every API call of the app's functions while the block runs, in the order they were made."""
+    install()
+    calls: list[Call] = []
+    with _lock:
+        _watchers.append(calls)
+    try:
+        yield calls
+    finally:
+        with _lock:
+            _watchers.remove(calls)
 
 
 def recorded() -> dict[str, set[str]]:
@@ -79,8 +106,11 @@ def install() -> None:
             function = _running.get()
             if function is not None:
                 action = f"{self.meta.service_model.signing_name}:{operation_name}"
+                call = Call(function, self.meta.service_model.service_name, operation_name)
                 with _lock:
                     ACTIONS[function].add(action)
+                    for calls in _watchers:
+                        calls.append(call)
             return original(self, operation_name, api_params)
 
         BaseClient._make_api_call = make_api_call

@@ -1,0 +1,224 @@
+"""The fault matrix: every AWS operation a workflow calls, failed transiently and permanently, on the local stack.
+
+The operations come from a watched clean run (``aws_calls.watching``), so the matrix follows the code. A cell
+is one operation of one workflow with one kind of error:
+
+- transient: the service's throttling answer on the operation's first calls; the run still ends READY (or
+  RETIRED), and every injected error was answered;
+- permanent: the service's answer to a missing permission; the run ends FAILED naming the step whose Task got
+  the error, with the cause in the record and on Slack, and the API can take the hub on from there.
+
+Cells of one kind share runs, to keep the cost to a few hub lives (see the test files).
+"""
+from __future__ import annotations
+
+import json
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from botocore.exceptions import ClientError
+
+from chalicelib import aws_retry, hub_records
+from chalicelib.handlers import _RETRIES
+from coursehub import statemachines, task_errors
+from coursehub_local import aws_calls
+from tests.conftest import eventually
+from tests.local.test_provision_workflow import hub_request, report_delivered
+
+# What each service answers when it throttles: the codes botocore's ThrottledRetryableChecker retries
+# (botocore/retries/standard.py) with the status each service documents: DynamoDB and Secrets Manager answer
+# 400 (their "Common Errors" pages), Route 53 and Elastic Load Balancing ``Throttling`` with 400, EC2
+# ``RequestLimitExceeded`` with 503 (EC2 API "Error codes"), EKS and EventBridge Scheduler 429.
+THROTTLED = {
+    "dynamodb": ("ThrottlingException", 400), "secretsmanager": ("ThrottlingException", 400),
+    "route53": ("Throttling", 400), "elb": ("Throttling", 400), "elbv2": ("Throttling", 400),
+    "ec2": ("RequestLimitExceeded", 503), "eks": ("ThrottlingException", 429),
+    "scheduler": ("ThrottlingException", 429), "stepfunctions": ("ThrottlingException", 400),
+}
+# What each answers to a caller without the permission: JSON services ``AccessDeniedException``, the query and
+# REST-XML ones ``AccessDenied`` with 403, EC2 ``UnauthorizedOperation`` with 403 (same sources).
+DENIED = {
+    "dynamodb": ("AccessDeniedException", 400), "secretsmanager": ("AccessDeniedException", 400),
+    "route53": ("AccessDenied", 403), "elb": ("AccessDenied", 403), "elbv2": ("AccessDenied", 403),
+    "ec2": ("UnauthorizedOperation", 403), "eks": ("AccessDeniedException", 403),
+    "scheduler": ("AccessDeniedException", 403), "stepfunctions": ("AccessDeniedException", 400),
+}
+# The app's clients try each call this many times before the function sees the error (chalicelib/handlers), and
+# then fails with AwsTransientError, which the Task's Retry retries (coursehub/task_errors.py).
+CLIENT_ATTEMPTS = _RETRIES.retries["total_max_attempts"]
+
+
+def is_transient(service: str, code: str, status: int) -> bool:
+    """Whether the functions treat this answer as transient (retried) rather than a failure."""
+    error = ClientError({"Error": {"Code": code, "Message": "injected"},
+                         "ResponseMetadata": {"HTTPStatusCode": status}}, "AnyOperation")
+    return aws_retry.transient(error) is not None
+
+
+def steps_by_function(workflow: str) -> dict[str, list[str]]:
+    """Each function the workflow's Tasks invoke -> the names of those Task states."""
+    (source,) = [s for s in statemachines.sources() if s.name == workflow]
+    functions = {statemachines.function_placeholder(f): f for f in [*task_errors.TRANSIENT_ERRORS]}
+    steps: dict[str, list[str]] = {}
+    for state, resource in statemachines.task_resources(statemachines.definition(source)):
+        placeholder = statemachines.PLACEHOLDER.fullmatch(resource)
+        if placeholder and placeholder.group(1) in functions:
+            steps.setdefault(functions[placeholder.group(1)], []).append(state)
+    return steps
+
+
+def operations(calls: list[aws_calls.Call], workflow: str) -> OrderedDict[tuple[str, str], str]:
+    """(service, operation) -> the function that called it first, in the order of first calls, for the
+    workflow's Task functions only."""
+    functions = steps_by_function(workflow)
+    found: OrderedDict[tuple[str, str], str] = OrderedDict()
+    for call in calls:
+        if call.function in functions:
+            found.setdefault((call.service, call.operation), call.function)
+    return found
+
+
+def api_operations(calls: list[aws_calls.Call]) -> set[tuple[str, str]]:
+    """What the API's handler called: a fault on one of these would be taken by the API call starting a run."""
+    return {(c.service, c.operation) for c in calls if c.function == "api_handler"}
+
+
+def record_of(stack, hub_id: str) -> dict:
+    return hub_records.get(stack.client("dynamodb"), stack.seeded.environment["HUB_TABLE_NAME"], hub_id)
+
+
+def run_end(stack, execution_arn: str, timeout: float = 180) -> dict:
+    """The run once it ended, and once a failed run's end was reported (report_execution_end calls AWS too)."""
+    sfn = stack.client("stepfunctions")
+    described = eventually(lambda: (d := sfn.describe_execution(executionArn=execution_arn))["status"] != "RUNNING"
+                           and d, timeout=timeout)
+    if described["status"] != "SUCCEEDED":  # the rule passes failed, timed-out and aborted runs only
+        report_delivered(stack, execution_arn)
+    return described
+
+
+def start(stack, workflow: str, hub_id: str, request: dict | None = None) -> str:
+    """Start a run through Step Functions, with the input the API gives it."""
+    body = {"hub_id": hub_id, "request": request} if workflow == "provision" else {
+        "hub_id": hub_id, "reason": "the fault matrix retires it"}
+    return stack.client("stepfunctions").start_execution(
+        stateMachineArn=stack.seeded.state_machines[workflow], input=json.dumps(body))["executionArn"]
+
+
+def clean_life(stack, api, course: str) -> tuple[list[aws_calls.Call], list[aws_calls.Call]]:
+    """A hub created and retired through the API, no fault: the calls of its provisioning and of its teardown."""
+    hub_id = f"hub-{course}"
+    with aws_calls.watching() as provisioning:
+        answer = api.create(hub_request(stack, course))
+        assert answer.status == 202, answer.body
+        described = run_end(stack, answer.body["execution_arn"])
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    with aws_calls.watching() as teardown:
+        answer = api.retire(hub_id)
+        assert answer.status == 202, answer.body
+        described = run_end(stack, record_of(stack, hub_id)["execution_arn"])
+    assert described["status"] == "SUCCEEDED", described.get("cause")
+    assert_retired_clean(stack, hub_id)
+    return provisioning, teardown
+
+
+def assert_retired_clean(stack, hub_id: str) -> None:
+    record = record_of(stack, hub_id)
+    assert record["status"] == "RETIRED" and record["audit"]["clean"], record.get("audit") or record.get("error")
+    assert f"coursehub-{hub_id.removeprefix('hub-')}" not in stack.client("eks").list_clusters()["clusters"]
+
+
+@dataclass
+class Cell:
+    workflow: str
+    service: str
+    operation: str
+    kind: str
+    problems: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return f"{self.workflow} {self.service}:{self.operation} {self.kind}: " + ("; ".join(self.problems) or "ok")
+
+
+def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) -> list[Cell]:
+    """Deny each operation once, in the order of first calls: each run ends FAILED at the step calling it, and the
+    next run goes on to the next operation. ``launch(index, (service, operation), cell)`` starts a cell's run and
+    returns its execution ARN (None, with a problem on the cell, if it could not)."""
+    steps = steps_by_function(workflow)
+    cells = []
+    for index, (service, operation) in enumerate(ops):
+        cell = Cell(workflow, service, operation, "permanent")
+        cells.append(cell)
+        code, status = DENIED[service]
+        before = len(stack.slack.texts())
+        fault = stack.faults.inject(service, operation, code=code, status=status,
+                                    message=f"not authorized to perform {operation}")
+        try:
+            with aws_calls.watching() as calls:
+                arn = launch(index, (service, operation), cell)
+                described = run_end(stack, arn) if arn else None
+        finally:
+            stack.faults.clear()
+        if described is None:
+            continue
+        if fault.answered != 1:
+            cell.problems.append(f"the fault was answered {fault.answered} times")
+        caller = next((c.function for c in calls if (c.service, c.operation) == (service, operation)
+                       and c.function in steps), None)
+        record = record_of(stack, hub_id)
+        error = record.get("error") or {}
+        if described["status"] != "FAILED" or record["status"] != "FAILED":
+            cell.problems.append(f"run {described['status']} ({described.get('error')}: "
+                                 f"{(described.get('cause') or '')[:300]}), hub {record['status']}")
+        expected = steps.get(caller, [])
+        if error.get("step") not in expected:
+            cell.problems.append(f"step named {error.get('step')!r}, not one of {caller}'s {expected}")
+        if code not in (error.get("cause") or ""):
+            cell.problems.append(f"record's cause {error.get('cause')!r} does not name {code}")
+        texts = stack.slack.texts()[before:]
+        if not [t for t in texts if f'failed at step "{error.get("step")}"' in t and code in t]:
+            cell.problems.append(f"no Slack message naming the step and {code}: {texts[-2:]}")
+    return cells
+
+
+def launched(stack, hub_id: str, answer, cell: Cell) -> str | None:
+    """The execution an API answer started, or None with the answer as the cell's problem."""
+    if answer.status != 202:
+        cell.problems.append(f"the API answered {answer.status}: {answer.body}")
+        return None
+    return record_of(stack, hub_id)["execution_arn"]
+
+
+def throttled(stack, workflow: str, ops: OrderedDict) -> list[tuple[Cell, object]]:
+    """Throttle every operation at once. The first operation of each Task function is throttled on all the
+    client's attempts, so the function raises AwsTransientError and the Task's Retry answers; the others once,
+    which the client's own retry answers. So one run holds every cell without several cells' errors using up a
+    Task's retries, and each throttle costs one backoff sleep of the client (real time) at most."""
+    seen: set[str] = set()
+    faults = []
+    for (service, operation), function in ops.items():
+        code, status = THROTTLED[service]
+        times = 1 if function in seen else CLIENT_ATTEMPTS
+        seen.add(function)
+        faults.append((Cell(workflow, service, operation, "transient"),
+                       stack.faults.inject(service, operation, times=times, code=code, status=status)))
+    return faults
+
+
+def judge_throttled(faults) -> list[Cell]:
+    for cell, fault in faults:
+        if fault.answered != fault.times:
+            cell.problems.append(f"throttled {fault.answered} of {fault.times} times")
+    return [cell for cell, _ in faults]
+
+
+def known_operations() -> dict[str, set[tuple[str, str]]]:
+    """Operations each workflow must call: a derived list without them means the derivation broke."""
+    return {
+        "provision": {("eks", "CreateCluster"), ("eks", "CreateNodegroup"), ("eks", "CreateAddon"),
+                      ("eks", "AssociateAccessPolicy"), ("route53", "ChangeResourceRecordSets"),
+                      ("scheduler", "CreateSchedule"), ("dynamodb", "UpdateItem"),
+                      ("secretsmanager", "GetSecretValue")},
+        "teardown": {("eks", "DeleteNodegroup"), ("eks", "DeleteCluster"), ("route53", "ChangeResourceRecordSets"),
+                     ("scheduler", "DeleteSchedule"), ("ec2", "DescribeVolumes"), ("dynamodb", "UpdateItem")},
+    }
