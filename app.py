@@ -102,13 +102,13 @@ def update_hub(hub_id):
 @app.route("/hubs/{hub_id}", methods=["DELETE"], authorizer=iam)
 def retire_hub(hub_id):
     """Start the teardown (202), or return the one running."""
-    return _answer(lambda api, read: api.retire(aws, settings(), read.hub_id(hub_id), _caller()))
+    return _answer(lambda api, read: api.retire(aws, settings(), read.hub_id(hub_id), _caller(), now()))
 
 
 @app.route("/hubs/{hub_id}/retry", methods=["POST"], authorizer=iam)
 def retry_hub(hub_id):
     """Start a FAILED hub's workflow again."""
-    return _answer(lambda api, read: api.retry(aws, settings(), read.hub_id(hub_id), _caller()))
+    return _answer(lambda api, read: api.retry(aws, settings(), read.hub_id(hub_id), _caller(), now()))
 
 
 def _answer(work) -> Response:

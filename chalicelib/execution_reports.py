@@ -14,7 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib import hub_records, slack_blocks, steps
+from botocore.exceptions import ClientError
+
+from chalicelib import aws_retry, hub_records, slack_blocks, steps
 from chalicelib.errors import InvalidEvent
 from chalicelib.settings import Settings
 
@@ -92,11 +94,17 @@ def report(dynamodb: Any, settings: Settings, event: Any) -> dict:
     summary = {"hub_id": end.hub_id, "workflow": end.workflow, "execution": end.name, "status": end.status}
     if end.status not in OUTCOMES or end.announced_by_workflow:
         return {**summary, "reported": False}
+    record = None
     try:
-        record = hub_records.get(dynamodb, settings.hub_table_name, end.hub_id)
-    except hub_records.HubNotFound:
-        record = None
-    step, recorded, note = _record(dynamodb, settings, end, record)
+        record = _read(dynamodb, settings, end.hub_id)
+        step, recorded, note = _record(dynamodb, settings, end, record)
+    except ClientError as refused:  # the end is announced all the same; the API asks Step Functions, not the record
+        if aws_retry.transient(refused):
+            raise  # EventBridge's asynchronous invocation tries again
+        step, recorded = (record or {}).get("current_step"), False
+        found = refused.response.get("Error", {})
+        note = (f"The hub record could not be read or updated ({found.get('Code', 'error')}: "
+                f"{str(found.get('Message', ''))[:200]}).")
     label, again = WORKFLOWS.get(end.workflow, (end.workflow.capitalize(), "Start the run again."))
     where = f'at step "{step}"' if step else f"in the {end.workflow} workflow"
     text = (f"{label} {end.hub_id} {ENDED[end.status]} {where} ({end.error or end.status}), without reaching its "
@@ -106,6 +114,13 @@ def report(dynamodb: Any, settings: Settings, event: Any) -> dict:
                                 outcome=OUTCOMES[end.status], execution=end.execution_arn)
     return {**summary, "reported": True, "step": step, "recorded": recorded,
             "message": {"text": text, "blocks": blocks, "slack_secret_arn": secret}}
+
+
+def _read(dynamodb: Any, settings: Settings, hub_id: str) -> dict | None:
+    try:
+        return hub_records.get(dynamodb, settings.hub_table_name, hub_id)
+    except hub_records.HubNotFound:
+        return None
 
 
 def _record(dynamodb: Any, settings: Settings, end: ExecutionEnd, record: dict | None) -> tuple[str | None, bool, str]:

@@ -43,7 +43,7 @@ def _create(clients: Clients, settings: Settings, request: HubRequest, caller: s
     execution = workflow_runs.execution_arn(settings.provision_state_machine_arn, hub)
     if not workflow_runs.record_new_hub(dynamodb, table, hub, accepted, execution, caller):
         return 200, view(hub_records.get(dynamodb, table, hub))
-    workflow_runs.start(clients, table, hub, "provision", execution, {"hub_id": hub, "request": accepted})
+    workflow_runs.start(clients, settings, hub, "provision", execution, {"hub_id": hub, "request": accepted}, accepted)
     return 202, view(hub_records.get(dynamodb, table, hub))
 
 
@@ -81,44 +81,54 @@ def update(clients: Clients, settings: Settings, hub: str, body: dict, now: date
     return 200, view(hub_records.get(dynamodb, table, hub))
 
 
-def retire(clients: Clients, settings: Settings, hub: str, caller: str) -> tuple[int, dict]:
-    """Start the teardown (202); a hub already retiring returns its running teardown, a retired one is 200."""
+def retire(clients: Clients, settings: Settings, hub: str, caller: str, now: datetime) -> tuple[int, dict]:
+    """Start the teardown (202); a hub already retiring returns its running teardown, a retired one is 200.
+
+    A RETIRING hub whose teardown is gone (stopped, failed, never started, its end not recorded) gets a new one.
+    """
     record = _record(clients, settings, hub)
     if record["status"] == "RETIRED":
         return 200, view(record)
-    if record["status"] == "RETIRING":
+    if record["status"] == "RETIRING" and workflow_runs.run_end(clients("stepfunctions"), record, now) is None:
         return 202, view(record)
-    return _teardown(clients, settings, record, f"retired through the API by {caller}")
+    return _teardown(clients, settings, record, f"retired through the API by {caller}", now)
 
 
-def retry(clients: Clients, settings: Settings, hub: str, caller: str) -> tuple[int, dict]:
-    """Start the failed workflow again (202): provisioning reuses what exists, a teardown goes on."""
+def retry(clients: Clients, settings: Settings, hub: str, caller: str, now: datetime) -> tuple[int, dict]:
+    """Start the failed workflow again (202): provisioning reuses what exists, a teardown goes on.
+
+    A hub still PROVISIONING or RETIRING whose run is gone (its end not recorded) counts as FAILED.
+    """
     record = _record(clients, settings, hub)
-    if record["status"] != "FAILED":
-        raise ApiError(409, "HubNotFailed", f"hub {hub} is {record['status']}; only a FAILED hub can be retried",
-                       hub_status=record["status"])
-    if record.get("workflow") == "teardown":
-        return _teardown(clients, settings, record, f"teardown retried through the API by {caller}")
+    if record["status"] != "FAILED" and not (record["status"] in ("PROVISIONING", "RETIRING") and
+                                             workflow_runs.run_end(clients("stepfunctions"), record, now)):
+        raise ApiError(409, "HubNotFailed", f"hub {hub} is {record['status']}; only a FAILED hub (or one whose run "
+                       "has ended without recording it) can be retried", hub_status=record["status"])
+    if record.get("workflow") == "teardown" or record["status"] == "RETIRING":
+        return _teardown(clients, settings, record, f"teardown retried through the API by {caller}", now)
     request = api_input.parse_request(record["request"], settings)  # today's date and the stage's limits again
+    accepted = request.model_dump(mode="json")
     execution = workflow_runs.execution_arn(settings.provision_state_machine_arn, hub)
     if not workflow_runs.claim(clients("dynamodb"), settings.hub_table_name, hub, record["status"], "PROVISIONING",
-                               "provision", execution):
+                               "provision", execution, record.get("execution_arn")):
         return 202, view(_record(clients, settings, hub))
-    workflow_runs.start(clients, settings.hub_table_name, hub, "provision", execution,
-                        {"hub_id": hub, "request": request.model_dump(mode="json")})
+    workflow_runs.start(clients, settings, hub, "provision", execution, {"hub_id": hub, "request": accepted},
+                        accepted)
     return 202, view(_record(clients, settings, hub))
 
 
-def _teardown(clients: Clients, settings: Settings, record: dict, reason: str) -> tuple[int, dict]:
+def _teardown(clients: Clients, settings: Settings, record: dict, reason: str, now: datetime) -> tuple[int, dict]:
     hub = record["hub_id"]
     execution = workflow_runs.execution_arn(settings.teardown_state_machine_arn, hub)
     if not workflow_runs.claim(clients("dynamodb"), settings.hub_table_name, hub, record["status"], "RETIRING",
-                               "teardown", execution):
+                               "teardown", execution, record.get("execution_arn")):
         return 202, view(_record(clients, settings, hub))  # another request started it first
-    if record["status"] == "PROVISIONING" and record.get("execution_arn"):
-        workflow_runs.stop(clients("stepfunctions"), record["execution_arn"], reason)
-    workflow_runs.start(clients, settings.hub_table_name, hub, "teardown", execution,
-                        {"hub_id": hub, "reason": reason})
+    sfn = clients("stepfunctions")
+    if record["status"] == "PROVISIONING" and record.get("execution_arn") and \
+            workflow_runs.run_end(sfn, record, now) is None:  # a provisioning that ended is left as it ended
+        workflow_runs.stop(sfn, record["execution_arn"], reason)
+    workflow_runs.start(clients, settings, hub, "teardown", execution, {"hub_id": hub, "reason": reason},
+                        record["request"])
     return 202, view(_record(clients, settings, hub))
 
 

@@ -71,6 +71,32 @@ def step_finished(dynamodb: Any, table: str, hub_id: str, step: str, outcome: st
             "updated_at = :now", {"#s": step}, {":now": now(), ":outcome": outcome, ":detail": detail[:1000]})
 
 
+def fail(dynamodb: Any, table: str, hub_id: str, step: str, error: dict, *, step_started: bool,
+         **fields: Any) -> None:
+    """Record FAILED at ``step`` with ``error`` (and top-level ``fields``) in one write.
+
+    DynamoDB refuses to SET a field of a map entry that does not exist, so the entry of a step that never
+    started (a failure before the first recorded step) is written whole; ``steps`` in ``fields`` replaces them all.
+    """
+    names = {"#status": "status", "#error": "error", **{f"#f{i}": k for i, k in enumerate(fields)}}
+    values = {":now": now(), ":failed": "FAILED", ":error": error,
+              **{f":v{i}": v for i, v in enumerate(fields.values())}}
+    detail = str(error.get("cause", ""))[:1000]
+    sets = []
+    if "steps" not in fields:
+        names["#s"] = step
+    if "steps" not in fields and step_started:
+        values.update({":outcome": "FAILED", ":detail": detail})
+        sets = ["steps.#s.ended_at = :now", "steps.#s.outcome = :outcome", "steps.#s.detail = :detail"]
+    elif "steps" not in fields:
+        values[":entry"] = {"started_at": values[":now"], "ended_at": values[":now"], "outcome": "FAILED",
+                            "detail": detail}
+        sets = ["steps.#s = :entry"]
+    sets += ["#status = :failed", "#error = :error", "updated_at = :now"]
+    sets += [f"#f{i} = :v{i}" for i in range(len(fields))]
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values)
+
+
 def set_status(dynamodb: Any, table: str, hub_id: str, status: str, **fields: Any) -> None:
     """Set the hub's status and any extra top-level fields (URLs, error, ...)."""
     if status not in STATUSES:
@@ -109,21 +135,26 @@ def update(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
     _set_fields(dynamodb, table, hub_id, fields)
 
 
-def _set_fields(dynamodb: Any, table: str, hub_id: str, fields: dict, seen: str | None = None) -> None:
-    """SET ``fields`` and ``updated_at``; with ``seen``, only while the status is still ``seen`` (else HubNotFound)."""
+def _set_fields(dynamodb: Any, table: str, hub_id: str, fields: dict, seen: dict | None = None) -> None:
+    """SET ``fields`` and ``updated_at``; with ``seen``, only while each of its fields still has its value (else
+    HubNotFound)."""
     names = {f"#f{i}": k for i, k in enumerate(fields)}
     values = {":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
     sets = ["updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
-    condition = None
-    if seen is not None:
-        names["#status"], values[":seen"], condition = "status", seen, "#status = :seen"
-    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values, condition)
+    conditions = []
+    for i, (field, value) in enumerate((seen or {}).items()):
+        names[f"#s{i}"], values[f":s{i}"] = field, value
+        conditions.append(f"#s{i} = :s{i}")
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values, " AND ".join(conditions) or None)
 
 
-def transition(dynamodb: Any, table: str, hub_id: str, seen: str, status: str, **fields: Any) -> bool:
-    """Set ``status`` (and ``fields``) only if the hub is still ``seen``; False if another writer got there first."""
+def transition(dynamodb: Any, table: str, hub_id: str, seen: str | None, status: str, *,
+               seen_also: dict | None = None, **fields: Any) -> bool:
+    """Set ``status`` (and ``fields``) only if the hub is still ``seen`` (any status: None) and its ``seen_also``
+    fields still have their values; False if another writer got there first."""
+    expected = {**({"status": seen} if seen is not None else {}), **(seen_also or {})}
     try:
-        _set_fields(dynamodb, table, hub_id, {"status": status, **fields}, seen=seen)
+        _set_fields(dynamodb, table, hub_id, {"status": status, **fields}, seen=expected)
     except HubNotFound:
         return False
     return True

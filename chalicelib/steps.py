@@ -14,8 +14,9 @@ import json
 from typing import Any, Callable, NamedTuple
 
 from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
 
-from chalicelib import hub_records
+from chalicelib import aws_retry, hub_records
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -134,26 +135,49 @@ def kube(clients: Any, settings: Settings, request: HubRequest):
                            timeout=settings.kube_timeout_seconds)
 
 
+# The state a run that failed before any recorded step is said to have failed at: each workflow's first.
+FIRST_STATES = {"provision": "Record the hub", "teardown": "Record the hub as retiring"}
+
+
 @step(recorded=False)
 def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
     """Record FAILED with the step that failed and the cause; returns what Slack should say, and where.
 
     A hub without a record (its request was refused by the first step) is only announced, on the stage's channel.
+    A record DynamoDB refuses to read or write (access denied, say) is announced all the same, with the original
+    cause and ``record_note`` saying so: the API finds the run's end from Step Functions.
     """
     error = event.get("error") or {}
     cause = cause_text(error)
-    summary = {"error": error.get("Error", "States.Unknown"), "cause": cause}
+    summary = {"error": error.get("Error", "States.Unknown"), "cause": cause, "record_note": ""}
+    first = FIRST_STATES.get(event.get("workflow"), FIRST_STATES["provision"])
+    failed, secret = first, settings.slack_webhook_secret_arn
+    execution = event.get("execution") if isinstance(event.get("execution"), str) else None
     try:
         record = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"])
+        secret = record["request"].get("slack_webhook_secret_arn") or secret
+        ours = execution is None or record.get("execution_arn") == execution  # else its first step never wrote
+        if ours:
+            failed = record.get("current_step") or FIRST_STATES.get(record.get("workflow"), first)
+        run = {} if ours else {"workflow": event.get("workflow"), "execution_arn": execution, "current_step": failed,
+                               "steps": {failed: {"started_at": hub_records.now(), "ended_at": hub_records.now(),
+                                                  "outcome": "FAILED", "detail": cause[:1000]}}}
+        hub_records.fail(dynamodb, settings.hub_table_name, event["hub_id"], failed,
+                         {"step": failed, "error": error.get("Error", ""), "cause": cause},
+                         step_started=ours and failed in (record.get("steps") or {}), **run)
     except hub_records.HubNotFound:
-        return done({**summary, "step": "Record the hub", "slack_secret_arn": settings.slack_webhook_secret_arn},
+        return done({**summary, "step": failed, "slack_secret_arn": settings.slack_webhook_secret_arn},
                     f"no hub record; {summary['error']} at the first step is only announced")
-    failed = record.get("current_step") or "Record the hub"
-    hub_records.step_finished(dynamodb, settings.hub_table_name, event["hub_id"], failed, "FAILED", cause)
-    hub_records.set_status(dynamodb, settings.hub_table_name, event["hub_id"], "FAILED",
-                           error={"step": failed, "error": error.get("Error", ""), "cause": cause})
-    return done({**summary, "step": failed, "slack_secret_arn": record["request"].get("slack_webhook_secret_arn")
-                 or settings.slack_webhook_secret_arn}, f"recorded FAILED at {failed!r}: {summary['error']}")
+    except ClientError as refused:
+        if aws_retry.transient(refused):
+            raise  # worth another try: the Task's Retry
+        found = refused.response.get("Error", {})
+        note = (f" The hub record could not be updated ({found.get('Code', 'error')}: "
+                f"{str(found.get('Message', ''))[:200]}); the API finds the run's end from Step Functions.")
+        return done({**summary, "step": failed, "slack_secret_arn": secret, "record_note": note},
+                    f"FAILED at {failed!r} not recorded: {found.get('Code')}")
+    return done({**summary, "step": failed, "slack_secret_arn": secret},
+                f"recorded FAILED at {failed!r}: {summary['error']}")
 
 
 def cause_text(error: dict) -> str:

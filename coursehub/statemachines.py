@@ -130,6 +130,9 @@ def _add_shared_handling(states: dict, *, catch: bool) -> None:
             own = {error for retrier in state.get("Retry", []) for error in retrier["ErrorEquals"]}
             errors = [e for e in task_errors.transient_errors(function) if e not in own]
             added["Retry"] = [*state.get("Retry", []), {"ErrorEquals": errors, **task_errors.TRANSIENT_RETRY}]
+        elif state.get("Type") == "Task" and state["Resource"].startswith(task_errors.START_EXECUTION):
+            added["Retry"] = [*state.get("Retry", []), {"ErrorEquals": list(task_errors.START_EXECUTION_ERRORS),
+                                                        **task_errors.TRANSIENT_RETRY}]
         if catch and state["Type"] in ("Task", "Parallel", "Map") and "Catch" not in state:
             added["Catch"] = [copy.deepcopy(task_errors.CATCH_ALL)]
         for branch in state.get("Branches", []):

@@ -1,7 +1,8 @@
 """The Retry and Catch every Task shares, which ``statemachines.definition`` adds to the ASL files' Tasks.
 
 A Lambda Task retries Step Functions' Lambda service errors and the transient
-errors its function can raise (``TRANSIENT_ERRORS``); a Task, Parallel or Map
+errors its function can raise (``TRANSIENT_ERRORS``); a Task starting another
+workflow retries its throttling (``START_EXECUTION_ERRORS``); a Task, Parallel or Map
 state without a Catch of its own catches everything into the workflow's
 failure path (``CATCH_ALL``).
 """
@@ -50,6 +51,12 @@ TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
     "teardown_retired": (AWS,),
 }
 TRANSIENT_RETRY = {"IntervalSeconds": 5, "BackoffRate": 2, "MaxAttempts": 4, "JitterStrategy": "FULL"}
+# What a Task starting another workflow (``arn:aws:states:::states:startExecution``) retries: the error its
+# StartExecution quotas raise, as the Step Functions guide names it for this integration ("Use the Retry on
+# StepFunctions.ExecutionLimitExceeded to ensure your execution is started",
+# https://docs.aws.amazon.com/step-functions/latest/dg/concepts-nested-workflows.html).
+START_EXECUTION = "arn:aws:states:::states:startExecution"
+START_EXECUTION_ERRORS = ("StepFunctions.ExecutionLimitExceeded",)
 FAILURE_STATE = "Record the failure"  # a workflow with this state catches every failure into it
 CATCH_ALL = {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": FAILURE_STATE}
 

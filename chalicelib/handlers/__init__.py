@@ -23,6 +23,12 @@ from chalicelib.settings import Settings
 
 _client_lock = threading.Lock()
 _RETRIES = Config(retries={"mode": "standard", "total_max_attempts": 3})  # longer waits: the state machines' Retry
+# The API starts, stops and describes runs through Step Functions while API Gateway waits at most 29 s
+# (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html). Throttled starts are tried 4 times:
+# botocore's standard backoff waits rand(0, 1) * 2**i s between them, 7 s at most, and a call that hangs gives up
+# after 2 + 2 s, so even four hung attempts and the waits stay within 23 s (tests/chalicelib/test_handlers.py).
+_API_CALLS = Config(retries={"mode": "standard", "total_max_attempts": 4}, connect_timeout=2, read_timeout=2)
+_CONFIGS = {"stepfunctions": _API_CALLS}
 
 
 @functools.cache
@@ -35,7 +41,7 @@ def settings() -> Settings:
 def aws(service: str):
     """One boto3 client per service; the endpoint comes from the standard AWS settings."""
     with _client_lock:  # boto3's default session is not safe to use from several threads at once
-        return boto3.client(service, config=_RETRIES)
+        return boto3.client(service, config=_CONFIGS.get(service, _RETRIES))
 
 
 def now() -> datetime:

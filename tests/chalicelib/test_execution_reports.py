@@ -3,6 +3,7 @@ import copy
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib import execution_reports, hub_records
 from chalicelib.errors import InvalidEvent
@@ -121,6 +122,38 @@ def test_a_hub_already_failed_or_retired_is_left_alone(monkeypatch, status):
     result = execution_reports.report(None, SETTINGS, event())
     assert (result["recorded"], records.statuses) == (False, [])
     assert f"The hub was already recorded {status}." in result["message"]["text"]
+
+
+def _refuse(code, status=400):
+    def refused(*args, **kwargs):
+        raise ClientError({"Error": {"Code": code, "Message": "not authorized to perform dynamodb:UpdateItem"},
+                           "ResponseMetadata": {"HTTPStatusCode": status}}, "UpdateItem")
+    return refused
+
+
+def test_a_record_dynamodb_refuses_to_write_is_still_announced_with_the_runs_cause(monkeypatch):
+    Records(monkeypatch, record())
+    monkeypatch.setattr(hub_records, "set_status", _refuse("AccessDeniedException"))
+    result = execution_reports.report(None, SETTINGS, event("FAILED", error="KubeCommandFailed", cause="helm: no"))
+    text = result["message"]["text"]
+    assert result["recorded"] is False and result["step"] == "Check DNS resolves"
+    assert 'failed at step "Check DNS resolves" (KubeCommandFailed)' in text and "helm: no" in text
+    assert "could not be read or updated (AccessDeniedException" in text
+    assert result["message"]["slack_secret_arn"] == HUB_SECRET
+
+
+def test_a_record_dynamodb_refuses_to_read_is_announced_on_the_stage_channel(monkeypatch):
+    monkeypatch.setattr(hub_records, "get", _refuse("AccessDeniedException"))
+    result = execution_reports.report(None, SETTINGS, event())
+    assert "could not be read or updated (AccessDeniedException" in result["message"]["text"]
+    assert result["message"]["slack_secret_arn"] == STAGE_SECRET
+
+
+def test_a_throttled_record_is_left_to_eventbridges_retry(monkeypatch):
+    Records(monkeypatch, record())
+    monkeypatch.setattr(hub_records, "set_status", _refuse("ThrottlingException"))
+    with pytest.raises(ClientError):
+        execution_reports.report(None, SETTINGS, event())
 
 
 def test_an_unknown_hub_is_announced_on_the_stage_channel(monkeypatch):

@@ -2,8 +2,9 @@
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
-from chalicelib import steps
+from chalicelib import hub_records, steps
 from chalicelib.errors import InvalidEvent
 from tests.chalicelib.conftest import HUB
 
@@ -64,8 +65,50 @@ class TestStep:
 
     def test_a_failure_before_the_hub_was_recorded_is_only_announced_on_the_stages_channel(self, dynamodb, settings):
         failure = steps.record_failure(dynamodb, settings, {"hub_id": "Not A Hub", "error": {"Error": "InvalidEvent"}})
-        assert failure == {"error": "InvalidEvent", "cause": "", "step": "Record the hub",
+        assert failure == {"error": "InvalidEvent", "cause": "", "step": "Record the hub", "record_note": "",
                            "slack_secret_arn": settings.slack_webhook_secret_arn}
+
+    def test_a_failure_before_any_step_started_is_recorded_with_its_own_cause(self, dynamodb, settings, hub, record):
+        denied = {"Error": "SecretUnavailable", "Cause": json.dumps({"errorMessage": "AccessDeniedException: no"})}
+        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "error": denied, "workflow": "provision"})
+        assert (failure["step"], failure["error"], failure["cause"], failure["record_note"]) == (
+            "Record the hub", "SecretUnavailable", "AccessDeniedException: no", "")
+        stored = record()
+        assert stored["status"] == "FAILED" and stored["error"] == {
+            "step": "Record the hub", "error": "SecretUnavailable", "cause": "AccessDeniedException: no"}
+        assert stored["steps"]["Record the hub"]["outcome"] == "FAILED"
+        assert stored["steps"]["Record the hub"]["detail"] == "AccessDeniedException: no"
+
+    def test_a_run_whose_first_step_never_wrote_is_recorded_as_that_run_not_the_one_before(self, dynamodb, settings,
+                                                                                           hub, record):
+        provision = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-provision:hub-cs101-1"
+        teardown = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-teardown:hub-cs101-2"
+        hub_records.update(dynamodb, settings.hub_table_name, HUB, workflow="provision", execution_arn=provision,
+                           current_step="Schedule the hub's life",
+                           steps={"Schedule the hub's life": {"started_at": "x", "outcome": "SUCCEEDED"}})
+        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "workflow": "teardown",
+                                                            "execution": teardown,
+                                                            "error": {"Error": "ClientError", "Cause": "denied"}})
+        assert failure["step"] == "Record the hub as retiring"
+        stored = record()
+        assert (stored["status"], stored["workflow"], stored["execution_arn"]) == ("FAILED", "teardown", teardown)
+        assert list(stored["steps"]) == ["Record the hub as retiring"] and stored["error"]["cause"] == "denied"
+
+    @pytest.mark.parametrize("operation", ["GetItem", "UpdateItem"])
+    def test_a_record_dynamodb_refuses_is_still_announced_with_the_original_cause(self, dynamodb, settings, hub,
+                                                                                  operation):
+        refusing = _Refusing(dynamodb, operation, "AccessDeniedException", 400)
+        failure = steps.record_failure(refusing, settings, {"hub_id": HUB, "workflow": "teardown", "error": {
+            "Error": "KubeCommandFailed", "Cause": "helm: forbidden"}})
+        assert (failure["step"], failure["error"], failure["cause"]) == (
+            "Record the hub as retiring", "KubeCommandFailed", "helm: forbidden")
+        assert "could not be updated (AccessDeniedException" in failure["record_note"]
+        assert failure["record_note"].startswith(" ")  # the Slack text puts it after a sentence
+
+    def test_a_throttled_record_write_is_left_to_the_retry(self, dynamodb, settings, hub):
+        with pytest.raises(ClientError, match="Throttling"):
+            steps.record_failure(_Refusing(dynamodb, "UpdateItem", "ThrottlingException", 400), settings,
+                                 {"hub_id": HUB, "error": {"Error": "X"}})
 
     def test_a_step_that_does_not_say_what_it_did_is_a_programming_error(self, dynamodb, settings, hub):
         @steps.step
@@ -82,3 +125,21 @@ class TestStep:
 
         assert by_hand(dynamodb, settings, hub("By hand")) == {"records": 2}
         assert record()["steps"]["By hand"]["outcome"] == "RUNNING"
+
+
+class _Refusing:
+    """A hub table client whose ``operation`` AWS answers with ``code``."""
+
+    def __init__(self, client, operation, code, status):
+        self._client, self._operation, self._code, self._status = client, operation, code, status
+        self.exceptions = client.exceptions
+
+    def __getattr__(self, name):
+        call = getattr(self._client, name)
+        if "".join(part.title() for part in name.split("_")) != self._operation:
+            return call
+
+        def refused(**kwargs):
+            raise ClientError({"Error": {"Code": self._code, "Message": f"not authorized to {self._operation}"},
+                               "ResponseMetadata": {"HTTPStatusCode": self._status}}, self._operation)
+        return refused

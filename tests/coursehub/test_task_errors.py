@@ -185,8 +185,19 @@ def test_every_error_named_is_a_project_error_or_a_step_functions_one(source):
 
     errors = set(named(statemachines.definition(source)["States"]))
     assert errors
-    assert {e for e in errors if not e.startswith(("States.", "Lambda.")) and e not in error_classes()} == set()
+    assert {e for e in errors if not e.startswith(("States.", "Lambda.", "StepFunctions."))
+            and e not in error_classes()} == set()
     assert {e for e in errors if e.startswith("Lambda.")} <= set(task_errors.LAMBDA_SERVICE_ERRORS)
+    assert {e for e in errors if e.startswith("StepFunctions.")} <= set(task_errors.START_EXECUTION_ERRORS)
+
+
+def test_a_task_starting_another_workflow_retries_the_start_being_throttled():
+    (provision,) = [s for s in PRODUCT if s.name == "provision"]
+    starts = {name: state for name, state in statemachines.definition(provision)["States"].items()
+              if state["Type"] == "Task" and state["Resource"].startswith(task_errors.START_EXECUTION)}
+    assert list(starts) == ["Start the teardown"]
+    assert starts["Start the teardown"]["Retry"] == [
+        {"ErrorEquals": ["StepFunctions.ExecutionLimitExceeded"], **task_errors.TRANSIENT_RETRY}]
 
 
 @pytest.mark.parametrize("source", PRODUCT, ids=lambda s: s.name)
