@@ -2,42 +2,87 @@
 
 ``stack.faults.inject("eks", "DescribeCluster", times=4)`` makes the next four
 DescribeCluster calls of the app's functions fail with ``ThrottlingException``
-(HTTP 429), as EKS does under load. Calls of the stack itself and of tests
-(``LocalStack.client``, marked by ``STACK_AGENT`` in their User-Agent) are never
-faulted. Operations are recognised from the request as AWS does: the JSON
-``X-Amz-Target``, the query ``Action``, or the REST method and path of
-botocore's service model.
+(HTTP 429), as EKS does under load; ``kind="denied"`` answers as for a role
+missing the permission; ``times=None`` answers until cleared; ``resource`` limits
+the fault to calls naming one resource in their path (a Lambda function, an EKS
+cluster). Calls of the stack itself and of tests (``LocalStack.client``, marked by
+``STACK_AGENT`` in their User-Agent) are never faulted; calls AWS services make on
+the app's behalf are, e.g. Step Functions invoking a Task's function. Operations
+are recognised from the request as AWS does (``aws_requests.py``). Any program
+reaches the same through the stack's faults endpoint (``fault_endpoint.py``).
 """
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 import threading
-from dataclasses import dataclass, field
-from functools import cache
+from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterable
-from urllib.parse import parse_qs
+
+from coursehub_local import aws_requests
 
 STACK_AGENT = "coursehub-local-stack"
 _SCOPE = re.compile(r"Credential=[^/]+/\d{8}/[^/]+/([^/]+)/aws4_request")
+KINDS = ("throttled", "denied")
+_CODE = re.compile(r"[A-Za-z][A-Za-z0-9._]{0,127}")
+
+
+class FaultRejected(ValueError):
+    """A fault that cannot be injected, naming the field at fault."""
+
+    def __init__(self, field_name: str, message: str):
+        super().__init__(message)
+        self.field = field_name
 
 
 @dataclass
 class Fault:
-    """One injected error, answered ``times`` times."""
+    """One injected error, answered ``times`` times (None: until cleared)."""
 
     service: str
     operation: str
     code: str
     status: int
     message: str
-    times: int
+    times: int | None
+    resource: str | None = None
+    id: int = 0
     answered: int = 0
 
     @property
-    def remaining(self) -> int:
-        return self.times - self.answered
+    def remaining(self) -> int | None:
+        return None if self.times is None else self.times - self.answered
+
+    def as_json(self) -> dict:
+        return {**asdict(self), "remaining": self.remaining}
+
+    def _applies(self, call: aws_requests.Call) -> bool:
+        if self.operation not in call.operations or (self.times is not None and self.answered >= self.times):
+            return False
+        return self.resource is None or any(_names(value, self.resource) for value in call.labels.values())
+
+
+def preset(service: str, operation: str, kind: str) -> tuple[str, int, str]:
+    """The error code, HTTP status and message ``service`` answers when throttling or denying a call."""
+    spoken = aws_requests.protocol(service)
+    if kind == "throttled":
+        if service == "lambda":  # Lambda API Reference, Invoke: TooManyRequestsException, HTTP 429
+            return "TooManyRequestsException", 429, "Rate Exceeded."
+        if spoken == "ec2":  # EC2 API Reference, "Request throttling": RequestLimitExceeded, HTTP 503
+            return "RequestLimitExceeded", 503, "Request limit exceeded."
+        if spoken in ("query", "rest-xml"):  # ELB, IAM, STS, Route53: "Throttling", HTTP 400
+            return "Throttling", 400, "Rate exceeded"
+        return "ThrottlingException", 429, "Rate exceeded"
+    if kind == "denied":  # the codes each protocol's services answer for a missing IAM permission
+        message = f"not authorized to perform: {aws_requests.signing_name(service)}:{operation}"
+        if spoken == "ec2":
+            return "UnauthorizedOperation", 403, message
+        if spoken in ("query", "rest-xml"):
+            return "AccessDenied", 403, message
+        return "AccessDeniedException", 403 if spoken.startswith("rest") else 400, message
+    raise FaultRejected("kind", f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
 
 
 @dataclass
@@ -46,18 +91,35 @@ class Faults:
 
     _faults: list[Fault] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _ids: Any = field(default_factory=lambda: itertools.count(1))
 
-    def inject(self, service: str, operation: str, *, times: int = 1, code: str = "ThrottlingException",
-               status: int = 429, message: str = "Rate exceeded") -> Fault:
-        _operation_model(service, operation)  # unknown names fail here, not silently later
-        fault = Fault(service, operation, code, status, message, times)
+    def inject(self, service: str, operation: str, *, times: int | None = 1, code: str | None = None,
+               status: int | None = None, message: str | None = None, kind: str = "throttled",
+               resource: str | None = None) -> Fault:
+        """Answer the next ``times`` calls of ``service:operation`` (botocore's names) with an error."""
+        model = _operation_model(service, operation)  # unknown names fail here, not silently later
+        preset_code, preset_status, preset_message = preset(service, operation, kind)
+        fault = Fault(service, operation, preset_code if code is None else code,
+                      preset_status if status is None else status,
+                      preset_message if message is None else message,
+                      times, resource)
+        _check(fault, model)
         with self._lock:
+            fault.id = next(self._ids)
             self._faults.append(fault)
         return fault
 
-    def clear(self) -> None:
+    def listed(self) -> list[Fault]:
         with self._lock:
-            self._faults.clear()
+            return list(self._faults)
+
+    def clear(self, fault_id: int | None = None) -> int:
+        """Forget every fault (or the one with ``fault_id``); how many were forgotten."""
+        with self._lock:
+            kept = [f for f in self._faults if fault_id is not None and f.id != fault_id]
+            cleared = len(self._faults) - len(kept)
+            self._faults[:] = kept
+        return cleared
 
     def wsgi(self, app: Callable) -> Callable:
         """``app`` with injected errors answered first."""
@@ -73,56 +135,72 @@ class Faults:
         return middleware
 
     def _take(self, environ: dict) -> Fault | None:
-        if STACK_AGENT in environ.get("HTTP_USER_AGENT", ""):
+        if _from_the_stack(environ):
             return None
         scope = _SCOPE.search(environ.get("HTTP_AUTHORIZATION", ""))
         if not scope:
             return None
         with self._lock:
-            candidates = [f for f in self._faults if f.remaining > 0 and _signing_name(f.service) == scope.group(1)]
+            candidates = [f for f in self._faults if aws_requests.signing_name(f.service) == scope.group(1)]
             if not candidates:
                 return None
             body = _peek_body(environ)
+            calls: dict[str, aws_requests.Call | None] = {}
             for fault in candidates:
-                if _is_operation(fault, environ, body):
+                if fault.service not in calls:
+                    calls[fault.service] = aws_requests.call_of(fault.service, environ, body)
+                call = calls[fault.service]
+                if call is not None and fault._applies(call):
                     fault.answered += 1
                     return fault
         return None
 
 
-@cache
-def _service_model(service: str) -> Any:
-    import botocore.session
-
-    return botocore.session.get_session().get_service_model(service)
+def _from_the_stack(environ: dict) -> bool:
+    """Whether the request comes from the stack itself (or a test's ``LocalStack.client``)."""
+    return STACK_AGENT in environ.get("HTTP_USER_AGENT", "")
 
 
 def _operation_model(service: str, operation: str) -> Any:
-    return _service_model(service).operation_model(operation)
+    from botocore.exceptions import DataNotFoundError, UnknownServiceError
+    from botocore.model import OperationNotFoundError
+
+    if not isinstance(service, str) or not service:
+        raise FaultRejected("service", "service must be botocore's name of an AWS service, e.g. eks")
+    if not isinstance(operation, str) or not operation:
+        raise FaultRejected("operation", "operation must be botocore's name of an operation, e.g. CreateNodegroup")
+    try:
+        model = aws_requests.service_model(service)
+    except (UnknownServiceError, DataNotFoundError):
+        raise FaultRejected("service", f"no AWS service {service!r} (botocore's names, e.g. eks)") from None
+    try:
+        return model.operation_model(operation)
+    except OperationNotFoundError:
+        raise FaultRejected("operation", f"{service} has no operation {operation!r} "
+                                         "(botocore's names, e.g. CreateNodegroup)") from None
 
 
-def _signing_name(service: str) -> str:
-    return _service_model(service).signing_name or service
+def _check(fault: Fault, model: Any) -> None:
+    if fault.times is not None and (type(fault.times) is not int or fault.times < 1):
+        raise FaultRejected("times", "times must be a whole number of calls, at least 1 (or null: until cleared)")
+    if not isinstance(fault.code, str) or not _CODE.fullmatch(fault.code):
+        raise FaultRejected("code", "code must be an AWS error code such as ThrottlingException")
+    if type(fault.status) is not int or not 400 <= fault.status <= 599:
+        raise FaultRejected("status", "status must be an HTTP error status, 400 to 599")
+    if not isinstance(fault.message, str) or len(fault.message) > 1024:
+        raise FaultRejected("message", "message must be text of at most 1024 characters")
+    if fault.resource is not None:
+        if not isinstance(fault.resource, str) or not fault.resource:
+            raise FaultRejected("resource", "resource must be a name or ARN")
+        if "{" not in model.http.get("requestUri", "") or aws_requests.protocol(fault.service) not in (
+                "rest-json", "rest-xml"):
+            raise FaultRejected("resource", f"{fault.service}:{fault.operation} names no resource in its path; "
+                                            "resource applies to REST operations such as lambda:Invoke")
 
 
-def _is_operation(fault: Fault, environ: dict, body: bytes) -> bool:
-    model = _operation_model(fault.service, fault.operation)
-    protocol = model.service_model.protocol
-    if protocol == "json":
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        return target.rsplit(".", 1)[-1] == fault.operation
-    if protocol in ("query", "ec2"):
-        fields = {**parse_qs(environ.get("QUERY_STRING", "")), **parse_qs(body.decode(errors="replace"))}
-        return fields.get("Action", [""])[0] == fault.operation
-    method, uri = model.http["method"], model.http["requestUri"].split("?", 1)[0]
-    return environ.get("REQUEST_METHOD") == method and _uri_pattern(uri).fullmatch(environ.get("PATH_INFO", ""))
-
-
-@cache
-def _uri_pattern(uri: str) -> re.Pattern:
-    parts = re.split(r"(\{[^}]+\})", uri)
-    return re.compile("".join((".+" if p.endswith("+}") else "[^/]+") if p.startswith("{") else re.escape(p)
-                              for p in parts) + "/?")
+def _names(value: str, resource: str) -> bool:
+    """Whether a path label's value names ``resource``: the same name or ARN, or an ARN ending in that name."""
+    return value == resource or value.endswith((":" + resource, "/" + resource))
 
 
 def _peek_body(environ: dict) -> bytes:
@@ -134,10 +212,14 @@ def _peek_body(environ: dict) -> bytes:
 
 
 def _error_body(fault: Fault) -> tuple[bytes, str]:
-    protocol = _operation_model(fault.service, fault.operation).service_model.protocol
-    if protocol in ("query", "ec2", "rest-xml"):
-        error = f"<Error><Code>{fault.code}</Code><Message>{fault.message}</Message></Error>"
-        wrapped = (f"<Response><Errors>{error}</Errors></Response>" if protocol == "ec2"
+    spoken = aws_requests.protocol(fault.service)
+    if spoken in ("query", "ec2", "rest-xml"):
+        error = f"<Error><Code>{fault.code}</Code><Message>{_xml(fault.message)}</Message></Error>"
+        wrapped = (f"<Response><Errors>{error}</Errors></Response>" if spoken == "ec2"
                    else f"<ErrorResponse>{error}</ErrorResponse>")
         return wrapped.encode(), "text/xml"
     return json.dumps({"__type": fault.code, "message": fault.message}).encode(), "application/x-amz-json-1.1"
+
+
+def _xml(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

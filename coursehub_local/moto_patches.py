@@ -6,6 +6,8 @@ Pinned to moto 5.2.5 (``requirements-dev.txt``); ``tests/local/test_moto_patches
 file every moto name it imports, reads or replaces, and fails first if an upgrade moves any of them:
 
 - Lambda invokes (``LambdaSimpleBackend.invoke``) run the real handlers;
+- a Task whose Resource is a function's ARN reports Lambda's refusal of the Invoke (throttling, a service
+  error) as ``Lambda.<error code>``, as Step Functions does (moto 5.2.5 reports ``Exception``);
 - Step Functions Retry intervals and Wait states sleep on the stack's clock;
 - Scheduler records creation and modification at the stack's time (so a schedule made after
   ``clock.advance()`` does not fire the occurrences it "missed");
@@ -58,6 +60,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     if _originals:
         raise RuntimeError("moto is already patched by a running local stack")
     _dispatch_lambda_invokes(dispatcher)
+    _lambda_service_errors_by_name()
     _sleep_on_clock(clock)
     _schedules_on_clock(clock)
     _slow_eks(eks)
@@ -88,6 +91,39 @@ def _dispatch_lambda_invokes(dispatcher: LambdaDispatcher) -> None:
                                  function.timeout, function.function_arn, response_headers)
 
     _replace(LambdaSimpleBackend, "invoke", invoke)
+
+
+def _lambda_service_errors_by_name() -> None:
+    """Lambda's own errors in a Task calling a function by ARN are named ``Lambda.<code>``, e.g.
+    ``Lambda.TooManyRequestsException`` when Lambda throttles the Invoke, so an ASL Retry on them matches.
+
+    https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html: "Lambda errors are
+    reported as Lambda.ErrorName" ... "When Lambda hits the maximum number of invocations, the error is
+    Lambda.TooManyRequestsException". moto 5.2.5 names them so for ``arn:aws:states:::lambda:invoke`` Tasks
+    (``StateTaskServiceLambda``) but ``Exception`` for the function-ARN form (``StateTaskLambda``).
+    """
+    from botocore.exceptions import ClientError
+    from moto.stepfunctions.parser.api import HistoryEventType, LambdaFunctionFailedEventDetails
+    from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import CustomErrorName
+    from moto.stepfunctions.parser.asl.component.common.error_name.failure_event import FailureEvent
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_lambda import (
+        StateTaskServiceLambda,
+    )
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
+    from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+
+    original = StateTaskLambda._from_error
+
+    def from_error(self, env, ex):
+        if not isinstance(ex, ClientError):
+            return original(self, env, ex)
+        error, cause = StateTaskServiceLambda._error_cause_from_client_error(ex)
+        return FailureEvent(
+            env=env, error_name=CustomErrorName(error), event_type=HistoryEventType.LambdaFunctionFailed,
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+                error=error, cause=cause)))
+
+    _replace(StateTaskLambda, "_from_error", from_error)
 
 
 def _sleep_on_clock(clock: Clock) -> None:

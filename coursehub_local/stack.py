@@ -27,6 +27,7 @@ from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher, functions_of
 from coursehub_local.dns import LocalDns
 from coursehub_local.cluster.provider import LocalClusters
+from coursehub_local import fault_endpoint
 from coursehub_local.faults import STACK_AGENT, Faults
 from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
 from coursehub_local.eks_addons import EksAddons
@@ -135,8 +136,8 @@ class LocalStack:
                 _claimable(self.config.host, port)  # werkzeug exits the process on a busy port
             port = self.config.aws_port
             moto_app, request_handler = moto_patches.server_app()
-            self._server = make_server(self.config.host, port, self.faults.wsgi(moto_app), threaded=True,
-                                       request_handler=request_handler)
+            app = fault_endpoint.wsgi(self.faults, self.faults.wsgi(moto_app))
+            self._server = make_server(self.config.host, port, app, threaded=True, request_handler=request_handler)
             port = self.config.slack_port
             self.slack = SlackReceiver(self.config.host, port)
         except OSError as error:
@@ -203,6 +204,7 @@ class LocalStack:
         """What ``.coursehub/local.json`` holds: enough for any boto3 program to use the stack."""
         return {
             "aws_endpoint_url": self.endpoint,
+            "faults_url": self.endpoint + fault_endpoint.PATH,
             "region": self.config.region,
             **CREDENTIALS,
             "slack_url": self.slack.webhook_url,
