@@ -21,35 +21,18 @@ from botocore.exceptions import ClientError
 from chalicelib import aws_retry, hub_records
 from chalicelib.handlers import _RETRIES
 from coursehub import statemachines, task_errors
-from coursehub_local import aws_calls
+from coursehub_local import aws_calls, faults
 from tests.conftest import eventually
 from tests.local.test_provision_workflow import hub_request, report_delivered
 
-# What each service answers when it throttles: the codes botocore's ThrottledRetryableChecker retries
-# (botocore/retries/standard.py) with the status each service documents: DynamoDB and Secrets Manager answer
-# 400 (their "Common Errors" pages), Route 53 and Elastic Load Balancing ``Throttling`` with 400, EC2
-# ``RequestLimitExceeded`` with 503 (EC2 API "Error codes"), EKS and EventBridge Scheduler 429.
-THROTTLED = {
-    "dynamodb": ("ThrottlingException", 400), "secretsmanager": ("ThrottlingException", 400),
-    "route53": ("Throttling", 400), "elb": ("Throttling", 400), "elbv2": ("Throttling", 400),
-    "ec2": ("RequestLimitExceeded", 503), "eks": ("ThrottlingException", 429),
-    "scheduler": ("ThrottlingException", 429), "stepfunctions": ("ThrottlingException", 400),
-}
-# What each answers to a caller without the permission: JSON services ``AccessDeniedException``, the query and
-# REST-XML ones ``AccessDenied`` with 403, EC2 ``UnauthorizedOperation`` with 403 (same sources).
-DENIED = {
-    "dynamodb": ("AccessDeniedException", 400), "secretsmanager": ("AccessDeniedException", 400),
-    "route53": ("AccessDenied", 403), "elb": ("AccessDenied", 403), "elbv2": ("AccessDenied", 403),
-    "ec2": ("UnauthorizedOperation", 403), "eks": ("AccessDeniedException", 403),
-    "scheduler": ("AccessDeniedException", 403), "stepfunctions": ("AccessDeniedException", 400),
-}
 # The app's clients try each call this many times before the function sees the error (chalicelib/handlers), and
 # then fails with AwsTransientError, which the Task's Retry retries (coursehub/task_errors.py).
 CLIENT_ATTEMPTS = _RETRIES.retries["total_max_attempts"]
 
 
-def is_transient(service: str, code: str, status: int) -> bool:
-    """Whether the functions treat this answer as transient (retried) rather than a failure."""
+def is_transient(service: str, operation: str, kind: str) -> bool:
+    """Whether the functions treat the stack's answer of this kind (``faults.preset``) as transient (retried)."""
+    code, status, _ = faults.preset(service, operation, kind)
     error = ClientError({"Error": {"Code": code, "Message": "injected"},
                          "ResponseMetadata": {"HTTPStatusCode": status}}, "AnyOperation")
     return aws_retry.transient(error) is not None
@@ -149,10 +132,9 @@ def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) ->
     for index, (service, operation) in enumerate(ops):
         cell = Cell(workflow, service, operation, "permanent")
         cells.append(cell)
-        code, status = DENIED[service]
         before = len(stack.slack.texts())
-        fault = stack.faults.inject(service, operation, code=code, status=status,
-                                    message=f"not authorized to perform {operation}")
+        fault = stack.faults.inject(service, operation, kind="denied")
+        code = fault.code
         try:
             with aws_calls.watching() as calls:
                 arn = launch(index, (service, operation), cell)
@@ -181,8 +163,9 @@ def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) ->
     return cells
 
 
-def launched(stack, hub_id: str, answer, cell: Cell) -> str | None:
-    """The execution an API answer started, or None with the answer as the cell's problem."""
+def launched(stack, api, method: str, path: str, hub_id: str, cell: Cell, body=None) -> str | None:
+    """The execution an API call started, or None with the API's answer as the cell's problem."""
+    answer = api.call(method, path, body=body, check=False)
     if answer.status != 202:
         cell.problems.append(f"the API answered {answer.status}: {answer.body}")
         return None
@@ -195,21 +178,20 @@ def throttled(stack, workflow: str, ops: OrderedDict) -> list[tuple[Cell, object
     which the client's own retry answers. So one run holds every cell without several cells' errors using up a
     Task's retries, and each throttle costs one backoff sleep of the client (real time) at most."""
     seen: set[str] = set()
-    faults = []
+    injected = []
     for (service, operation), function in ops.items():
-        code, status = THROTTLED[service]
         times = 1 if function in seen else CLIENT_ATTEMPTS
         seen.add(function)
-        faults.append((Cell(workflow, service, operation, "transient"),
-                       stack.faults.inject(service, operation, times=times, code=code, status=status)))
-    return faults
+        injected.append((Cell(workflow, service, operation, "transient"),
+                         stack.faults.inject(service, operation, times=times, kind="throttled")))
+    return injected
 
 
-def judge_throttled(faults) -> list[Cell]:
-    for cell, fault in faults:
+def judge_throttled(injected) -> list[Cell]:
+    for cell, fault in injected:
         if fault.answered != fault.times:
             cell.problems.append(f"throttled {fault.answered} of {fault.times} times")
-    return [cell for cell, _ in faults]
+    return [cell for cell, _ in injected]
 
 
 def known_operations() -> dict[str, set[tuple[str, str]]]:
