@@ -13,6 +13,7 @@ Cells of one kind share runs, to keep the cost to a few hub lives (see the test 
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -118,9 +119,11 @@ class Cell:
     operation: str
     kind: str
     problems: list[str] = field(default_factory=list)
+    seconds: float = 0.0  # real time of its own run (a permanent cell)
 
     def __str__(self) -> str:
-        return f"{self.workflow} {self.service}:{self.operation} {self.kind}: " + ("; ".join(self.problems) or "ok")
+        return (f"{self.workflow} {self.service}:{self.operation} {self.kind} ({self.seconds:.1f} s): "
+                + ("; ".join(self.problems) or "ok"))
 
 
 def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) -> list[Cell]:
@@ -135,12 +138,14 @@ def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) ->
         before = len(stack.slack.texts())
         fault = stack.faults.inject(service, operation, kind="denied")
         code = fault.code
+        began = time.monotonic()
         try:
             with aws_calls.watching() as calls:
                 arn = launch(index, (service, operation), cell)
                 described = run_end(stack, arn) if arn else None
         finally:
             stack.faults.clear()
+        cell.seconds = time.monotonic() - began
         if described is None:
             continue
         if fault.answered != 1:
@@ -185,6 +190,13 @@ def throttled(stack, workflow: str, ops: OrderedDict) -> list[tuple[Cell, object
         injected.append((Cell(workflow, service, operation, "transient"),
                          stack.faults.inject(service, operation, times=times, kind="throttled")))
     return injected
+
+
+def task_retries(stack, execution_arn: str) -> int:
+    """How many times a Task of the run failed with AwsTransientError (and so its Retry ran)."""
+    events = stack.client("stepfunctions").get_execution_history(executionArn=execution_arn, maxResults=1000)
+    return sum(1 for event in events["events"] for key, details in event.items()
+               if key.endswith("FailedEventDetails") and details.get("error") == task_errors.AWS)
 
 
 def judge_throttled(injected) -> list[Cell]:

@@ -1,6 +1,7 @@
 """Fault matrix, provisioning's permanent cells: each operation provisioning calls is denied in turn on one hub;
 each run ends FAILED naming the step, with the cause on record and on Slack; a retry through the API goes on to
 the next one, the last run ends READY and the hub retires clean (tests/local/fault_matrix.py builds the cells)."""
+import time
 import uuid
 
 from coursehub.api_client import ApiClient
@@ -10,7 +11,9 @@ from tests.local.test_provision_workflow import hub_request
 
 def test_each_operation_denied_in_turn_fails_provisioning_at_its_step_and_the_retry_goes_on(stack):
     api = ApiClient.local(stack.details())
+    began = time.monotonic()
     provisioning, teardown = matrix.clean_life(stack, api, f"m{uuid.uuid4().hex[:6]}")
+    print(f"clean hub life (the operations derived): {time.monotonic() - began:.1f} s")
     ops = matrix.operations(provisioning, "provision")
     assert matrix.known_operations()["provision"] <= set(ops) and len(ops) >= 15, ops
     created_by, retried_by = matrix.api_operations(provisioning), matrix.api_operations(teardown)
@@ -42,5 +45,6 @@ def test_each_operation_denied_in_turn_fails_provisioning_at_its_step_and_the_re
     assert described["status"] == "SUCCEEDED", described.get("cause")
     matrix.assert_retired_clean(stack, hub_id)
 
+    print(f"whole test: {time.monotonic() - began:.1f} s")
     assert len(cells) == len(ops)
     assert [str(c) for c in cells if c.problems] == []
