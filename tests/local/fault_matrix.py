@@ -8,7 +8,11 @@ is one operation of one workflow with one kind of error:
 - permanent: the service's answer to a missing permission; the run ends FAILED naming the step whose Task got
   the error, with the cause in the record and on Slack, and the API can take the hub on from there.
 
-Cells of one kind share runs, to keep the cost to a few hub lives (see the test files).
+Transient cells share one run per workflow; permanent cells are chained on one hub per workflow, each cell one
+run. So the whole matrix costs a few hub lives: test_fault_matrix_provisioning.py (the cells of provisioning's
+operations before the chart installs, denied; the teardown's, throttled), test_fault_matrix_after_charts.py
+(provisioning's after the installs, denied: each such run installs the charts again), and
+test_fault_matrix_teardown.py (provisioning's, throttled; the teardown's, denied).
 """
 from __future__ import annotations
 
@@ -60,6 +64,17 @@ def operations(calls: list[aws_calls.Call], workflow: str) -> OrderedDict[tuple[
         if call.function in functions:
             found.setdefault((call.service, call.operation), call.function)
     return found
+
+
+def split_at_charts(calls: list[aws_calls.Call], ops: OrderedDict) -> tuple[OrderedDict, OrderedDict]:
+    """Provisioning's operations first called before the chart installs began, and those first called after (each
+    of these cells' runs installs the charts again: they are the costly ones)."""
+    functions = [c.function for c in calls]
+    assert "install_release" in functions, "the clean run installed no chart"
+    installs = functions.index("install_release")
+    later = {(c.service, c.operation) for c in calls[installs:]} - {(c.service, c.operation) for c in calls[:installs]}
+    return (OrderedDict((op, f) for op, f in ops.items() if op not in later),
+            OrderedDict((op, f) for op, f in ops.items() if op in later))
 
 
 def api_operations(calls: list[aws_calls.Call]) -> set[tuple[str, str]]:
@@ -122,8 +137,8 @@ class Cell:
     seconds: float = 0.0  # real time of its own run (a permanent cell)
 
     def __str__(self) -> str:
-        return (f"{self.workflow} {self.service}:{self.operation} {self.kind} ({self.seconds:.1f} s): "
-                + ("; ".join(self.problems) or "ok"))
+        took = f" ({self.seconds:.1f} s)" if self.seconds else ""
+        return f"{self.workflow} {self.service}:{self.operation} {self.kind}{took}: " + ("; ".join(self.problems) or "ok")
 
 
 def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) -> list[Cell]:
@@ -150,6 +165,8 @@ def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) ->
             continue
         if fault.answered != 1:
             cell.problems.append(f"the fault was answered {fault.answered} times")
+        if [c for c in calls if c.function == "api_handler" and (c.service, c.operation) == (service, operation)]:
+            cell.problems.append("the API's own call may have taken the fault")
         caller = next((c.function for c in calls if (c.service, c.operation) == (service, operation)
                        and c.function in steps), None)
         record = record_of(stack, hub_id)
@@ -175,6 +192,22 @@ def launched(stack, api, method: str, path: str, hub_id: str, cell: Cell, body=N
         cell.problems.append(f"the API answered {answer.status}: {answer.body}")
         return None
     return record_of(stack, hub_id)["execution_arn"]
+
+
+def throttled_run(stack, workflow: str, ops: OrderedDict, launch) -> tuple[list[Cell], dict]:
+    """One run with every operation throttled (``throttled``), started by ``launch()`` (its execution ARN): the
+    cells, with a problem where an injected error went unanswered, and the run as it ended. The operations
+    throttled on every client attempt must have reached their Task's Retry."""
+    injected = throttled(stack, workflow, ops)
+    try:
+        arn = launch()
+        described = run_end(stack, arn)
+    finally:
+        stack.faults.clear()
+    cells = judge_throttled(injected)
+    past_the_client = [f for _, f in injected if f.times == CLIENT_ATTEMPTS]
+    assert task_retries(stack, arn) >= len(past_the_client) > 0, "a Task's Retry should have answered them"
+    return cells, described
 
 
 def throttled(stack, workflow: str, ops: OrderedDict) -> list[tuple[Cell, object]]:
@@ -204,6 +237,12 @@ def judge_throttled(injected) -> list[Cell]:
         if fault.answered != fault.times:
             cell.problems.append(f"throttled {fault.answered} of {fault.times} times")
     return [cell for cell, _ in injected]
+
+
+def report(title: str, cells: list[Cell]) -> None:
+    print(f"fault matrix: {len(cells)} {title} cells")
+    for cell in cells:
+        print(" ", cell)
 
 
 def known_operations() -> dict[str, set[tuple[str, str]]]:
