@@ -6,6 +6,9 @@ the function that is running (``running``), and every botocore call made in
 that thread meanwhile is recorded as the IAM action it needs
 (``<signing name>:<operation>``, e.g. ``states:StartExecution``). The policy
 check (``coursehub/iam_policies.py``) compares this with each function's policy.
+``watching`` also lists the calls in order while a block runs, each with botocore's
+service name (``elb`` or ``elbv2``, both ``elasticloadbalancing`` to IAM): the fault
+matrix (tests/local/fault_matrix.py) derives the operations each workflow calls from it.
 """
 from __future__ import annotations
 
