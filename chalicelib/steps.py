@@ -157,6 +157,11 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
         record = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"])
         secret = record["request"].get("slack_webhook_secret_arn") or secret
         ours = execution is None or record.get("execution_arn") == execution  # else its first step never wrote
+        if not ours and record.get("status") in ("PROVISIONING", "RETIRING"):  # another run owns the record now
+            owner = str(record.get("execution_arn")).rsplit(":", 1)[-1]
+            return done({**summary, "step": failed, "slack_secret_arn": secret,
+                         "record_note": f" Run {owner} owns the hub record now; it is left as it is."},
+                        f"not recorded: run {owner} owns the hub record")
         if ours:
             failed = record.get("current_step") or FIRST_STATES.get(record.get("workflow"), first)
         run = {} if ours else {"workflow": event.get("workflow"), "execution_arn": execution, "current_step": failed,

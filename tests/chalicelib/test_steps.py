@@ -83,7 +83,8 @@ class TestStep:
                                                                                            hub, record):
         provision = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-provision:hub-cs101-1"
         teardown = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-teardown:hub-cs101-2"
-        hub_records.update(dynamodb, settings.hub_table_name, HUB, workflow="provision", execution_arn=provision,
+        hub_records.update(dynamodb, settings.hub_table_name, HUB, status="READY", workflow="provision",
+                           execution_arn=provision,
                            current_step="Schedule the hub's life",
                            steps={"Schedule the hub's life": {"started_at": "x", "outcome": "SUCCEEDED"}})
         failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "workflow": "teardown",
@@ -93,6 +94,16 @@ class TestStep:
         stored = record()
         assert (stored["status"], stored["workflow"], stored["execution_arn"]) == ("FAILED", "teardown", teardown)
         assert list(stored["steps"]) == ["Record the hub as retiring"] and stored["error"]["cause"] == "denied"
+
+    def test_a_run_whose_record_another_run_now_owns_leaves_it_and_says_so(self, dynamodb, settings, hub, record):
+        teardown = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-teardown:hub-cs101-2"
+        hub_records.update(dynamodb, settings.hub_table_name, HUB, status="RETIRING", workflow="teardown",
+                           execution_arn=teardown)
+        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "workflow": "provision",
+                                                            "execution": teardown.replace("2", "1"),
+                                                            "error": {"Error": "ClientError", "Cause": "denied"}})
+        assert failure["record_note"] == " Run hub-cs101-2 owns the hub record now; it is left as it is."
+        assert (record()["status"], record()["execution_arn"]) == ("RETIRING", teardown)
 
     @pytest.mark.parametrize("operation", ["GetItem", "UpdateItem"])
     def test_a_record_dynamodb_refuses_is_still_announced_with_the_original_cause(self, dynamodb, settings, hub,

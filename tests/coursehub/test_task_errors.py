@@ -198,6 +198,10 @@ def test_a_task_starting_another_workflow_retries_the_start_being_throttled():
     assert list(starts) == ["Start the teardown"]
     assert starts["Start the teardown"]["Retry"] == [
         {"ErrorEquals": ["StepFunctions.ExecutionLimitExceeded"], **task_errors.TRANSIENT_RETRY}]
+    (refused,) = starts["Start the teardown"]["Catch"]  # a start refused for good is announced, then the run fails
+    announce = statemachines.definition(provision)["States"][refused["Next"]]
+    assert "was not started" in announce["Parameters"]["Payload"]["text.$"]
+    assert announce["Next"] == announce["Catch"][0]["Next"] == "Provisioning failed"
 
 
 @pytest.mark.parametrize("source", PRODUCT, ids=lambda s: s.name)
