@@ -104,6 +104,7 @@ def _local_up(args: argparse.Namespace) -> int:
     details = stack.details()
     print(f"local stack up: AWS at {details['aws_endpoint_url']}, API at {details['api_url']}, "
           f"Slack receiver at {details['slack_url']}, time x{details['time_scale']:g}")
+    print(f"AWS faults to rehearse failures: POST, GET or DELETE {details['faults_url']} (see the README)")
     print(f"connection details in {STATE_FILE}; Ctrl-C to stop")
     try:
         stopped.wait()

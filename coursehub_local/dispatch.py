@@ -5,6 +5,9 @@ replaces that (``moto_patches.dispatch_lambda_invokes``) with ``LambdaDispatcher
 so Task states, ``lambda.invoke`` calls and schedule targets run the real
 handlers. An exception becomes a function error whose ``errorType`` is the
 exception's class name, which is what Step Functions' Retry/Catch match on AWS.
+Lambda's own refusal of an Invoke (an injected ``lambda:Invoke`` fault, ``faults.py``)
+is answered before the dispatcher runs anything, and a Task sees it as
+``Lambda.<error code>`` (``moto_patches._lambda_service_errors_by_name``).
 """
 from __future__ import annotations
 

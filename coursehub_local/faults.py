@@ -65,24 +65,43 @@ class Fault:
 
 
 def preset(service: str, operation: str, kind: str) -> tuple[str, int, str]:
-    """The error code, HTTP status and message ``service`` answers when throttling or denying a call."""
+    """The error code, HTTP status and message ``service`` answers when throttling or denying a call.
+
+    The service's own model first (botocore declares e.g. Lambda's TooManyRequestsException with 429, EKS's
+    AccessDeniedException with 403), else what each protocol's services answer: EC2's RequestLimitExceeded (503)
+    and UnauthorizedOperation (403) (EC2 API Reference, "Error codes"); the query and REST-XML services'
+    Throttling (400) and AccessDenied (403) (IAM, STS, ELB and Route53 API References; S3's SlowDown, 503);
+    AccessDeniedException with 403 for REST-JSON services (their API References' "Common Errors", e.g.
+    Lambda's); else JSON services' ThrottlingException and AccessDeniedException (400, e.g. DynamoDB's
+    "Error handling" in its Developer Guide).
+    """
+    if kind not in KINDS:
+        raise FaultRejected("kind", f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
     spoken = aws_requests.protocol(service)
+    model = aws_requests.service_model(service)
     if kind == "throttled":
-        if service == "lambda":  # Lambda API Reference, Invoke: TooManyRequestsException, HTTP 429
-            return "TooManyRequestsException", 429, "Rate Exceeded."
-        if spoken == "ec2":  # EC2 API Reference, "Request throttling": RequestLimitExceeded, HTTP 503
-            return "RequestLimitExceeded", 503, "Request limit exceeded."
-        if spoken in ("query", "rest-xml"):  # ELB, IAM, STS, Route53: "Throttling", HTTP 400
-            return "Throttling", 400, "Rate exceeded"
-        return "ThrottlingException", 429, "Rate exceeded"
-    if kind == "denied":  # the codes each protocol's services answer for a missing IAM permission
+        declared = _declared(model, ("TooManyRequestsException", "ThrottlingException"))
+        message = "Rate exceeded"
+        fallback = {"ec2": ("RequestLimitExceeded", 503), "query": ("Throttling", 400),
+                    "rest-xml": ("SlowDown", 503) if service == "s3" else ("Throttling", 400),
+                    }.get(spoken, ("ThrottlingException", 400))
+    else:
+        declared = _declared(model, ("AccessDeniedException",))
         message = f"not authorized to perform: {aws_requests.signing_name(service)}:{operation}"
-        if spoken == "ec2":
-            return "UnauthorizedOperation", 403, message
-        if spoken in ("query", "rest-xml"):
-            return "AccessDenied", 403, message
-        return "AccessDeniedException", 403 if spoken.startswith("rest") else 400, message
-    raise FaultRejected("kind", f"kind must be one of {', '.join(KINDS)}, not {kind!r}")
+        fallback = {"ec2": ("UnauthorizedOperation", 403), "query": ("AccessDenied", 403),
+                    "rest-xml": ("AccessDenied", 403), "rest-json": ("AccessDeniedException", 403),
+                    }.get(spoken, ("AccessDeniedException", 400))
+    return (*(declared or fallback), message)
+
+
+def _declared(model: Any, names: tuple[str, ...]) -> tuple[str, int] | None:
+    """The first of ``names`` the service model declares as an error with an HTTP status."""
+    for name in names:
+        if name in model.shape_names:
+            status = model.shape_for(name).metadata.get("error", {}).get("httpStatusCode")
+            if status:
+                return name, status
+    return None
 
 
 @dataclass

@@ -9,6 +9,7 @@ import urllib.request
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 
 from coursehub_local.stack import ROOT
 from tests.conftest import eventually
@@ -39,7 +40,7 @@ def test_local_up_serves_any_boto3_program_and_refuses_to_start_twice(tmp_path):
         assert first.poll() is None, first.communicate()
         details = json.loads(state_file.read_text())
         for key in ("aws_endpoint_url", "region", "aws_access_key_id", "aws_secret_access_key",
-                    "slack_url", "api_url", "time_scale"):
+                    "slack_url", "api_url", "time_scale", "faults_url"):
             assert key in details
         assert details["time_scale"] == 60
         session = boto3.session.Session(aws_access_key_id=details["aws_access_key_id"],
@@ -50,6 +51,18 @@ def test_local_up_serves_any_boto3_program_and_refuses_to_start_twice(tmp_path):
         assert "coursehub/dev/slack-webhook" in names
         with urllib.request.urlopen(details["slack_url"]) as response:
             assert json.loads(response.read()) == []
+
+        # Any program rehearses a failure through faults_url: the next ListSecrets is denied, then all is well.
+        fault = urllib.request.Request(details["faults_url"], method="POST", data=json.dumps(
+            {"service": "secretsmanager", "operation": "ListSecrets", "kind": "denied"}).encode())
+        with urllib.request.urlopen(fault) as response:
+            assert response.status == 201
+        with pytest.raises(ClientError) as denied:
+            secrets.list_secrets()
+        assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
+        assert "coursehub/dev/slack-webhook" in [s["Name"] for s in secrets.list_secrets()["SecretList"]]
+        with urllib.request.urlopen(details["faults_url"]) as response:
+            assert [f["answered"] for f in json.loads(response.read())["faults"]] == [1]
 
         second = local_up(tmp_path, aws_port, slack_port)
         _, err = second.communicate(timeout=60)
