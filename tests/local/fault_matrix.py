@@ -211,15 +211,15 @@ def throttled_run(stack, workflow: str, ops: OrderedDict, launch) -> tuple[list[
 
 
 def throttled(stack, workflow: str, ops: OrderedDict) -> list[tuple[Cell, object]]:
-    """Throttle every operation at once. The first operation of each Task function is throttled on all the
-    client's attempts, so the function raises AwsTransientError and the Task's Retry answers; the others once,
-    which the client's own retry answers. So one run holds every cell without several cells' errors using up a
-    Task's retries, and each throttle costs one backoff sleep of the client (real time) at most."""
-    seen: set[str] = set()
+    """Throttle every operation at once. The last operation each Task function calls first is throttled on all
+    the client's attempts, so the function raises AwsTransientError and the Task's Retry runs it again, repeating
+    the calls it made before (which must not trip over what they did the first time); the others once, which the
+    client's own retry answers. So one run holds every cell without several cells' errors using up a Task's
+    retries, and each throttle costs one or two backoff sleeps of the client (real time)."""
+    last = {function: op for op, function in ops.items()}
     injected = []
     for (service, operation), function in ops.items():
-        times = 1 if function in seen else CLIENT_ATTEMPTS
-        seen.add(function)
+        times = CLIENT_ATTEMPTS if last[function] == (service, operation) else 1
         injected.append((Cell(workflow, service, operation, "transient"),
                          stack.faults.inject(service, operation, times=times, kind="throttled")))
     return injected

@@ -1,6 +1,6 @@
 """Fault matrix: provisioning's operations called after the chart installs, each denied in turn on a READY hub's
 runs (each run ends FAILED naming the step, with the cause on record and on Slack; a retry through the API goes
-on to the next one; the last run ends READY, and the hub retires clean). Each of these runs installs the charts
+on to the next one; after the last, DELETE retires the hub clean). Each of these runs installs the charts
 again, so they have a file of their own (tests/local/fault_matrix.py builds the cells)."""
 import time
 import uuid
@@ -35,10 +35,8 @@ def test_provisioning_denied_operation_by_operation_after_the_charts(stack):
 
     denied = matrix.denied_chain(stack, hub_id, "provision", after_charts, launch)
     matrix.report("permanent provisioning (after the charts)", denied)
-    answer = api.retry(hub_id)
-    assert answer.status == 202, answer.body
-    described = matrix.run_end(stack, matrix.record_of(stack, hub_id)["execution_arn"])
-    assert described["status"] == "SUCCEEDED", described.get("cause")
+    # FAILED at the last cell, it is retired from there: test_fault_matrix_provisioning.py shows a retry reaching
+    # READY, which here would install the charts once more.
     assert api.retire(hub_id).status == 202
     described = matrix.run_end(stack, matrix.record_of(stack, hub_id)["execution_arn"])
     assert described["status"] == "SUCCEEDED", described.get("cause")
