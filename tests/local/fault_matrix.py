@@ -138,7 +138,8 @@ class Cell:
 
     def __str__(self) -> str:
         took = f" ({self.seconds:.1f} s)" if self.seconds else ""
-        return f"{self.workflow} {self.service}:{self.operation} {self.kind}{took}: " + ("; ".join(self.problems) or "ok")
+        outcome = "; ".join(self.problems) or "ok"
+        return f"{self.workflow} {self.service}:{self.operation} {self.kind}{took}: {outcome}"
 
 
 def denied_chain(stack, hub_id: str, workflow: str, ops: OrderedDict, launch) -> list[Cell]:
@@ -211,17 +212,21 @@ def throttled_run(stack, workflow: str, ops: OrderedDict, launch) -> tuple[list[
 
 
 def throttled(stack, workflow: str, ops: OrderedDict) -> list[tuple[Cell, object]]:
-    """Throttle every operation at once. The last operation each Task function calls first is throttled on all
-    the client's attempts, so the function raises AwsTransientError and the Task's Retry runs it again, repeating
-    the calls it made before (which must not trip over what they did the first time); the others once, which the
-    client's own retry answers. So one run holds every cell without several cells' errors using up a Task's
-    retries, and each throttle costs one or two backoff sleeps of the client (real time)."""
+    """Throttle every operation at once. In each Task function that first calls several of them, the last one is
+    throttled on all the client's attempts: the function raises AwsTransientError and the Task's Retry runs it
+    again, repeating the calls it made before (which must not trip over what they did the first time). The others
+    are throttled once, which the client's own retry answers (that every Task retries AwsTransientError is
+    checked on the ASL by tests/coursehub/test_task_errors.py). So one run holds every cell without several
+    cells' errors using up a Task's retries, and each throttle costs one or two backoff sleeps of the client
+    (real time)."""
     last = {function: op for op, function in ops.items()}
+    several = {function for function in last if list(ops.values()).count(function) > 1}
     injected = []
     for (service, operation), function in ops.items():
-        times = CLIENT_ATTEMPTS if last[function] == (service, operation) else 1
+        deep = function in several and last[function] == (service, operation)
         injected.append((Cell(workflow, service, operation, "transient"),
-                         stack.faults.inject(service, operation, times=times, kind="throttled")))
+                         stack.faults.inject(service, operation, times=CLIENT_ATTEMPTS if deep else 1,
+                                             kind="throttled")))
     return injected
 
 
