@@ -8,6 +8,9 @@ that thread meanwhile is recorded as the IAM action it needs
 check (``coursehub/iam_policies.py``) compares this with each function's policy.
 For the actions IAM allows only on tagged resources, the tags of the resource
 each call named are recorded too (``resource_tags``), read just before the call.
+``watching`` also lists the calls in order while a block runs, each with botocore's
+service name (``elb`` or ``elbv2``, both ``elasticloadbalancing`` to IAM): the fault
+matrix (tests/local/fault_matrix.py) derives the operations each workflow calls from it.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import json
 import threading
 from collections import defaultdict
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
@@ -29,6 +33,18 @@ INVOKED: set[str] = set()  # functions that ran at least once
 RESOURCE_TAGS: dict[tuple[str, str], list[dict[str, str]]] = defaultdict(list)
 
 
+@dataclass(frozen=True)
+class Call:
+    """One API call of a function: ``service`` is botocore's name for it (``elb``, ``elbv2``), as faults take it."""
+
+    function: str
+    service: str
+    operation: str
+
+
+_watchers: list[list[Call]] = []
+
+
 @contextmanager
 def running(function: str) -> Iterator[None]:
     """Attribute the AWS calls made in this thread to ``function`` while the block runs."""
@@ -40,6 +56,20 @@ def running(function: str) -> Iterator[None]:
         yield
     finally:
         _running.reset(token)
+
+
+@contextmanager
+def watching() -> Iterator[list[Call]]:
+    """Every API call of the app's functions while the block runs, in the order they were made."""
+    install()
+    calls: list[Call] = []
+    with _lock:
+        _watchers.append(calls)
+    try:
+        yield calls
+    finally:
+        with _lock:
+            _watchers.remove(calls)
 
 
 def recorded() -> dict[str, set[str]]:
@@ -124,12 +154,15 @@ def install() -> None:
             function = _running.get()
             if function is not None:
                 actions = needed_by(self.meta.service_model.signing_name, operation_name, api_params)
+                call = Call(function, self.meta.service_model.service_name, operation_name)
                 with _lock:
                     ACTIONS[function].update(actions)
+                    for calls in _watchers:
+                        calls.append(call)
                 token = _running.set(None)  # the look-up is the check's, not the function's
                 try:
                     tagged = [(action, resource_tags.read(_stack_twin(self), action, api_params))
-                              for action in actions]
+                              for action in actions if action in resource_tags.READERS]
                 finally:
                     _running.reset(token)
                 for action, tags in tagged:
