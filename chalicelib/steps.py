@@ -154,11 +154,15 @@ def kube(clients: Any, settings: Settings, cluster: str):
 
 # The state a run that failed before any recorded step is said to have failed at: each workflow's first.
 FIRST_STATES = {"provision": "Record the hub", "teardown": "Record the hub as retiring"}
+FAILURE_STATE = "Record the failure"  # each workflow's failure path (coursehub/task_errors.py catches into it)
 
 
 @step(recorded=False)
-def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
+def record_failure(dynamodb: Any, sfn: Any, settings: Settings, event: dict) -> Outcome:
     """Record FAILED with the step that failed and the cause; returns what Slack should say, and where.
+
+    The step is the state the run's history shows failing (a Task that records no step, such as a Slack
+    announcement, included), else the last step the record saw start.
 
     A hub without a record (its request was refused by the first step) is only announced, on the stage's channel.
     A record DynamoDB refuses to read or write (access denied, say) is announced all the same, with the original
@@ -170,6 +174,8 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
     first = FIRST_STATES.get(event.get("workflow"), FIRST_STATES["provision"])
     failed, secret = first, settings.slack_webhook_secret_arn
     execution = event.get("execution") if isinstance(event.get("execution"), str) else None
+    in_history = _failed_state(sfn, execution)
+    failed = in_history or failed
     try:
         record = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"])
         secret = record["request"].get("slack_webhook_secret_arn") or secret
@@ -179,7 +185,7 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
             return done({**summary, "step": failed, "slack_secret_arn": secret,
                          "record_note": f" Run {owner} owns the hub record now; it is left as it is."},
                         f"not recorded: run {owner} owns the hub record")
-        if ours:
+        if ours and not in_history:
             failed = record.get("current_step") or FIRST_STATES.get(record.get("workflow"), first)
         run = {} if ours else {"workflow": event.get("workflow"), "execution_arn": execution, "current_step": failed,
                                "steps": {failed: {"started_at": hub_records.now(), "ended_at": hub_records.now(),
@@ -200,6 +206,21 @@ def record_failure(dynamodb: Any, settings: Settings, event: dict) -> Outcome:
                     f"FAILED at {failed!r} not recorded: {found.get('Code')}")
     return done({**summary, "step": failed, "slack_secret_arn": secret},
                 f"recorded FAILED at {failed!r}: {summary['error']}")
+
+
+def _failed_state(sfn: Any, execution: str | None) -> str | None:
+    """The failing state from the run's history; None without a run or when the history cannot be read for good."""
+    if execution is None:
+        return None
+    from chalicelib.execution_history import failed_state
+
+    try:
+        return failed_state(sfn, execution, skip=FAILURE_STATE)
+    except ClientError as refused:
+        if aws_retry.transient(refused):
+            raise  # worth another try: the Task's Retry
+        logger.warning("the run's history could not be read; the step is the record's", error=str(refused))
+        return None
 
 
 def cause_text(error: dict) -> str:

@@ -77,6 +77,7 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _judge_load_balancer_health()
     _report_execution_status(execution_events)
     _isolated_dynamodb_transactions()
+    _paged_execution_history()
     _aws_managed_policies(AWS_MANAGED_POLICIES)
 
 
@@ -96,6 +97,36 @@ def _dispatch_lambda_invokes(dispatcher: LambdaDispatcher) -> None:
                                  function.timeout, function.function_arn, response_headers)
 
     _replace(LambdaSimpleBackend, "invoke", invoke)
+
+
+def _paged_execution_history() -> None:
+    """GetExecutionHistory honours ``reverseOrder`` and pages by ``maxResults`` with ``nextToken``.
+
+    Step Functions API reference, GetExecutionHistory: "reverseOrder: Lists events in descending order of their
+    timeStamp"; "maxResults: The maximum number of results that are returned per call ... The default is 100 and
+    the maximum allowed page size is 1000"; "nextToken: If nextToken is returned, there are more results
+    available". moto 5.2.5 returns every event oldest first whatever is asked.
+    """
+    import base64
+
+    from moto.core.responses import ActionResult
+    from moto.stepfunctions.responses import StepFunctionResponse
+
+    original = StepFunctionResponse.get_execution_history
+
+    def get_execution_history(self):
+        events = list(original(self).result["events"])
+        if self._get_param("reverseOrder"):
+            events.reverse()
+        size = int(self._get_param("maxResults") or 100) or 100  # 0 means the default
+        token = self._get_param("nextToken")
+        start = int(base64.b64decode(token)) if token else 0
+        page = {"events": events[start:start + size]}
+        if start + size < len(events):
+            page["nextToken"] = base64.b64encode(str(start + size).encode()).decode()
+        return ActionResult(page)
+
+    _replace(StepFunctionResponse, "get_execution_history", get_execution_history)
 
 
 def _lambda_service_errors_by_name() -> None:

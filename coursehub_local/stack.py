@@ -197,6 +197,7 @@ class LocalStack:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+        _fresh_default_session()
         if self.config.state_file and self.config.state_file.exists():
             self.config.state_file.unlink()
 
@@ -284,6 +285,16 @@ class LocalStack:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+        _fresh_default_session()
+
+
+def _fresh_default_session() -> None:
+    """boto3's default session reads the environment's credentials once, when first used: one made before the
+    stack set them (a test's client, say) would sign the handlers' EKS tokens with other keys, which the
+    clusters' APIs refuse. A Lambda function starts with a fresh one; so do the in-process handlers."""
+    import boto3
+
+    boto3.setup_default_session()
 
 
 def _claimable(host: str, port: int) -> None:

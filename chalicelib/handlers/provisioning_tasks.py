@@ -122,4 +122,4 @@ def schedule_lifecycle(event, context):
 def record_failure(event, context):
     """Record the hub FAILED with the failing step and cause (both workflows)."""
     from chalicelib import steps
-    return steps.record_failure(aws("dynamodb"), settings(), event)
+    return steps.record_failure(aws("dynamodb"), aws("stepfunctions"), settings(), event)

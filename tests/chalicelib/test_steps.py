@@ -9,6 +9,22 @@ from chalicelib.errors import InvalidEvent
 from tests.chalicelib.conftest import HUB
 
 
+class History:
+    """GetExecutionHistory answered from ``events`` (newest first, as with reverseOrder), or refused."""
+
+    def __init__(self, events=(), refusal=None):
+        self.events, self.refusal, self.asked = list(events), refusal, []
+
+    def get_execution_history(self, **kwargs):
+        self.asked.append(kwargs)
+        if self.refusal:
+            raise ClientError({"Error": {"Code": self.refusal, "Message": "no"}}, "GetExecutionHistory")
+        return {"events": self.events}
+
+
+NO_HISTORY = History()
+
+
 @pytest.mark.parametrize("event", [None, [], {"request": {}}, {"hub_id": 3, "request": {}}, {"hub_id": "Hub 1", "request": {}},
                                    {"hub_id": "h"}, {"hub_id": "hub-a\n", "request": {}}])
 def test_an_event_without_hub_id_and_request_is_refused(event):
@@ -56,7 +72,7 @@ class TestStep:
         assert record()["steps"]["Check the things"]["outcome"] == "RUNNING"
         (line,) = logged()
         assert (line["step"], line["error"], line["message"]) == ("Check the things", "KeyError", "step did not finish")
-        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "error": {
+        failure = steps.record_failure(dynamodb, NO_HISTORY, settings, {"hub_id": HUB, "error": {
             "Error": "KeyError", "Cause": json.dumps({"errorMessage": "'thing'"})}})
         assert (failure["step"], failure["error"], failure["cause"]) == ("Check the things", "KeyError", "'thing'")
         stored = record()
@@ -64,13 +80,37 @@ class TestStep:
         assert stored["error"] == {"step": "Check the things", "error": "KeyError", "cause": "'thing'"}
 
     def test_a_failure_before_the_hub_was_recorded_is_only_announced_on_the_stages_channel(self, dynamodb, settings):
-        failure = steps.record_failure(dynamodb, settings, {"hub_id": "Not A Hub", "error": {"Error": "InvalidEvent"}})
+        failure = steps.record_failure(dynamodb, NO_HISTORY, settings,
+                                       {"hub_id": "Not A Hub", "error": {"Error": "InvalidEvent"}})
         assert failure == {"error": "InvalidEvent", "cause": "", "step": "Record the hub", "record_note": "",
                            "slack_secret_arn": settings.slack_webhook_secret_arn}
 
+    def test_the_state_the_history_shows_failing_is_named_though_it_records_no_step(self, dynamodb, settings, hub,
+                                                                                       record):
+        hub("Record the hub")
+        hub_records.step_started(dynamodb, settings.hub_table_name, HUB, "Record the hub")
+        hub_records.step_finished(dynamodb, settings.hub_table_name, HUB, "Record the hub", "SUCCEEDED")
+        run = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-provision:hub-cs101-1"
+        hub_records.update(dynamodb, settings.hub_table_name, HUB, execution_arn=run)
+        history = History([{"id": 9, "previousEventId": 8, "type": "LambdaFunctionFailed"},
+                           {"id": 8, "previousEventId": 7, "type": "TaskStateEntered",
+                            "stateEnteredEventDetails": {"name": "Announce the start on Slack"}}])
+        denied = {"Error": "ClientError", "Cause": json.dumps({"errorMessage": "AccessDeniedException: no"})}
+        failure = steps.record_failure(dynamodb, history, settings, {"hub_id": HUB, "error": denied,
+                                                                     "workflow": "provision", "execution": run})
+        assert failure["step"] == "Announce the start on Slack" and history.asked[0]["executionArn"] == run
+        stored = record()
+        assert stored["error"]["step"] == "Announce the start on Slack"
+        assert stored["steps"]["Record the hub"]["outcome"] == "SUCCEEDED"  # not blamed for the announcement
+        assert stored["steps"]["Announce the start on Slack"]["outcome"] == "FAILED"
+        refused = steps.record_failure(dynamodb, History(refusal="AccessDeniedException"), settings,
+                                       {"hub_id": HUB, "error": denied, "workflow": "provision", "execution": run})
+        assert refused["step"] == "Record the hub"  # the history unreadable: the last step the record saw start
+
     def test_a_failure_before_any_step_started_is_recorded_with_its_own_cause(self, dynamodb, settings, hub, record):
         denied = {"Error": "SecretUnavailable", "Cause": json.dumps({"errorMessage": "AccessDeniedException: no"})}
-        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "error": denied, "workflow": "provision"})
+        failure = steps.record_failure(dynamodb, NO_HISTORY, settings,
+                                       {"hub_id": HUB, "error": denied, "workflow": "provision"})
         assert (failure["step"], failure["error"], failure["cause"], failure["record_note"]) == (
             "Record the hub", "SecretUnavailable", "AccessDeniedException: no", "")
         stored = record()
@@ -87,7 +127,7 @@ class TestStep:
                            execution_arn=provision,
                            current_step="Schedule the hub's life",
                            steps={"Schedule the hub's life": {"started_at": "x", "outcome": "SUCCEEDED"}})
-        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "workflow": "teardown",
+        failure = steps.record_failure(dynamodb, NO_HISTORY, settings, {"hub_id": HUB, "workflow": "teardown",
                                                             "execution": teardown,
                                                             "error": {"Error": "ClientError", "Cause": "denied"}})
         assert failure["step"] == "Record the hub as retiring"
@@ -99,7 +139,7 @@ class TestStep:
         teardown = "arn:aws:states:us-east-1:123456789012:execution:coursehub-dev-teardown:hub-cs101-2"
         hub_records.update(dynamodb, settings.hub_table_name, HUB, status="RETIRING", workflow="teardown",
                            execution_arn=teardown)
-        failure = steps.record_failure(dynamodb, settings, {"hub_id": HUB, "workflow": "provision",
+        failure = steps.record_failure(dynamodb, NO_HISTORY, settings, {"hub_id": HUB, "workflow": "provision",
                                                             "execution": teardown.replace("2", "1"),
                                                             "error": {"Error": "ClientError", "Cause": "denied"}})
         assert failure["record_note"] == " Run hub-cs101-2 owns the hub record now; it is left as it is."
@@ -109,7 +149,7 @@ class TestStep:
     def test_a_record_dynamodb_refuses_is_still_announced_with_the_original_cause(self, dynamodb, settings, hub,
                                                                                   operation):
         refusing = _Refusing(dynamodb, operation, "AccessDeniedException", 400)
-        failure = steps.record_failure(refusing, settings, {"hub_id": HUB, "workflow": "teardown", "error": {
+        failure = steps.record_failure(refusing, NO_HISTORY, settings, {"hub_id": HUB, "workflow": "teardown", "error": {
             "Error": "KubeCommandFailed", "Cause": "helm: forbidden"}})
         assert (failure["step"], failure["error"], failure["cause"]) == (
             "Record the hub as retiring", "KubeCommandFailed", "helm: forbidden")
@@ -118,7 +158,7 @@ class TestStep:
 
     def test_a_throttled_record_write_is_left_to_the_retry(self, dynamodb, settings, hub):
         with pytest.raises(ClientError, match="Throttling"):
-            steps.record_failure(_Refusing(dynamodb, "UpdateItem", "ThrottlingException", 400), settings,
+            steps.record_failure(_Refusing(dynamodb, "UpdateItem", "ThrottlingException", 400), NO_HISTORY, settings,
                                  {"hub_id": HUB, "error": {"Error": "X"}})
 
     def test_a_step_that_does_not_say_what_it_did_is_a_programming_error(self, dynamodb, settings, hub):

@@ -8,7 +8,7 @@ from coursehub_local import aws_calls
 
 
 def test_calls_are_watched_in_order_with_botocores_service_name_and_only_inside_a_function():
-    elb, elbv2 = (boto3.client(name, region_name="us-east-1") for name in ("elb", "elbv2"))
+    elb, elbv2 = (boto3.session.Session().client(name, region_name="us-east-1") for name in ("elb", "elbv2"))
     with Stubber(elb) as stubbed_elb, Stubber(elbv2) as stubbed_elbv2:
         for _ in range(2):
             stubbed_elb.add_response("describe_load_balancers", {"LoadBalancerDescriptions": []})

@@ -20,7 +20,7 @@ class Sent(Exception):
 @functools.cache
 def capturing_client(service: str):
     """A client whose requests are captured instead of sent."""
-    client = boto3.client(service, endpoint_url="http://127.0.0.1:1", region_name="us-east-1",
+    client = boto3.session.Session().client(service, endpoint_url="http://127.0.0.1:1", region_name="us-east-1",
                           aws_access_key_id="k", aws_secret_access_key="s", config=NO_VALIDATION)
 
     def capture(request, **_):
@@ -57,7 +57,7 @@ def recognised(service, operation, **overrides):
 
 @pytest.mark.parametrize("service", ["eks", "lambda", "route53", "scheduler", "s3"])
 def test_every_operation_of_a_rest_service_is_recognised_from_its_request(service):
-    model = boto3.client(service, region_name="us-east-1").meta.service_model
+    model = boto3.session.Session().client(service, region_name="us-east-1").meta.service_model
     overrides = {"Bucket": "a-bucket", "RequestRoute": "r"} if service == "s3" else {}  # botocore checks these
     wrong = {}
     for operation in model.operation_names:

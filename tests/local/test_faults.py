@@ -16,7 +16,7 @@ from tests.local.test_smoke_workflow import run_smoke
 
 def app_client(stack, service):
     """A client like the app's functions get: no stack marker, no retries of its own."""
-    return boto3.client(service, endpoint_url=stack.endpoint, region_name=stack.config.region,
+    return boto3.session.Session().client(service, endpoint_url=stack.endpoint, region_name=stack.config.region,
                         config=Config(retries={"mode": "standard", "total_max_attempts": 1}), **CREDENTIALS)
 
 
@@ -74,7 +74,7 @@ def test_an_unknown_operation_is_refused_when_injected(stack):
 
 @pytest.mark.parametrize("service, operation", app_operations())
 def test_every_operation_the_app_calls_can_be_faulted(stack, service, operation):
-    client = boto3.client(service, endpoint_url=stack.endpoint, region_name=stack.config.region,
+    client = boto3.session.Session().client(service, endpoint_url=stack.endpoint, region_name=stack.config.region,
                           config=NO_VALIDATION, **CREDENTIALS)
     fault = stack.faults.inject(service, operation, times=1)
     with pytest.raises(ClientError) as raised:
@@ -84,7 +84,7 @@ def test_every_operation_the_app_calls_can_be_faulted(stack, service, operation)
 
 
 def test_an_operation_with_an_arn_in_its_path_is_faulted(stack):
-    eks = boto3.client("eks", endpoint_url=stack.endpoint, region_name=stack.config.region, config=NO_VALIDATION,
+    eks = boto3.session.Session().client("eks", endpoint_url=stack.endpoint, region_name=stack.config.region, config=NO_VALIDATION,
                        **CREDENTIALS)
     fault = stack.faults.inject("eks", "AssociateAccessPolicy", kind="denied")
     with pytest.raises(ClientError) as raised:
@@ -96,7 +96,7 @@ def test_an_operation_with_an_arn_in_its_path_is_faulted(stack):
 
 
 def test_a_greedy_label_is_faulted_for_its_operation_only(stack):
-    s3 = boto3.client("s3", endpoint_url=stack.endpoint, region_name=stack.config.region, config=NO_VALIDATION,
+    s3 = boto3.session.Session().client("s3", endpoint_url=stack.endpoint, region_name=stack.config.region, config=NO_VALIDATION,
                       **CREDENTIALS)
     fault = stack.faults.inject("s3", "GetObjectAcl", code="SlowDown", status=503)
     with pytest.raises(ClientError) as raised:
@@ -142,7 +142,7 @@ def test_each_kind_answers_as_the_service_does(stack, service, kind, code, statu
     operation = dict(app_operations() + [("lambda", "Invoke")]).get(service)
     fault = stack.faults.inject(service, operation, kind=kind)
     assert (fault.code, fault.status) == (code, status)
-    client = boto3.client(service, endpoint_url=stack.endpoint, region_name=stack.config.region,
+    client = boto3.session.Session().client(service, endpoint_url=stack.endpoint, region_name=stack.config.region,
                           config=NO_VALIDATION, **CREDENTIALS)
     with pytest.raises(ClientError) as raised:
         call(client, operation)

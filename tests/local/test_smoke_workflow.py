@@ -70,3 +70,17 @@ def test_no_secret_value_reaches_the_history_or_slack(stack):
     seen = json.dumps(history, default=str) + json.dumps(status, default=str) + json.dumps(stack.slack.messages())
     for value in values:
         assert value not in seen
+
+
+def test_the_history_is_given_newest_first_when_asked_and_in_pages_of_max_results(stack):
+    """GetExecutionHistory's reverseOrder and maxResults/nextToken, as its API reference has them."""
+    _, history = run_smoke(stack, "smoke-pages")
+    sfn = stack.client("stepfunctions")
+    arn = [e for e in sfn.list_executions(stateMachineArn=stack.seeded.state_machines["smoke"])["executions"]
+           if e["name"] == "smoke-pages"][0]["executionArn"]
+    newest = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=2)
+    assert [e["id"] for e in newest["events"]] == [history[-1]["id"], history[-2]["id"]] and newest["nextToken"]
+    following = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=2,
+                                          nextToken=newest["nextToken"])
+    assert [e["id"] for e in following["events"]] == [history[-3]["id"], history[-4]["id"]]
+    assert len(sfn.get_execution_history(executionArn=arn)["events"]) == min(100, len(history))  # the default page
