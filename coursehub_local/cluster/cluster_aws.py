@@ -92,4 +92,4 @@ class ClusterAws:
         if is_external(service):
             return tag_list({**extra, "elbv2.k8s.aws/cluster": self.ctx.name, "service.k8s.aws/stack": stack,
                              "service.k8s.aws/resource": resource})
-        return tag_list({**extra, "kubernetes.io/service-name": stack, self.cluster_tag(): "owned"})
+        return tag_list({**extra, self.cluster_tag(): "owned", "kubernetes.io/service-name": stack})
