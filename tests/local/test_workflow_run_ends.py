@@ -112,7 +112,7 @@ def test_a_failure_before_any_step_started_keeps_its_own_cause_on_the_record_and
     run = ended(stack, created.body["execution_arn"])
     assert (run["status"], run["error"]) == ("FAILED", "ProvisioningFailed")  # not FailureNotRecorded
     failed = api.get(hub_id).body
-    assert failed["status"] == "FAILED" and failed["error"]["step"] == "Record the hub"
+    assert failed["status"] == "FAILED" and failed["error"]["step"] == "Announce the start on Slack"  # the history's
     assert "AccessDeniedException" in failed["error"]["cause"] and "GetSecretValue" in failed["error"]["cause"]
     (failure,) = [t for t in slack_about(stack, hub_id, before) if "failed at step" in t]
     assert "GetSecretValue" in failure and "AccessDeniedException" in failure
