@@ -10,7 +10,7 @@ REGION ?=
 BUCKET ?=
 PARAMETERS ?=  # template parameters, KEY=VALUE separated by spaces (docs/deploy.md)
 
-.PHONY: setup tools demo test test-fast package plan deploy bench local openapi clean
+.PHONY: setup tools demo test test-fast test-faults package plan deploy bench local openapi clean
 
 setup: $(VENV)/.installed tools
 
@@ -38,11 +38,15 @@ test: setup
 	rm -rf $(CALLS_DIR)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not local_stack" $(PYTEST_ARGS)
 	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -n $(WORKERS) --dist loadfile \
-		-m "local_stack and not own_stack and not after_end_to_end" $(PYTEST_ARGS)
+		-m "local_stack and not own_stack and not after_end_to_end and not fault_matrix" $(PYTEST_ARGS)
 	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -m "own_stack or after_end_to_end" $(PYTEST_ARGS)
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -m "not local_stack" $(PYTEST_ARGS)
+
+# The fault matrix: every AWS operation both workflows call, throttled and denied (74 cells), one file a process.
+test-faults: setup
+	$(PY) -m pytest -n 3 --dist loadfile -m fault_matrix $(PYTEST_ARGS)
 
 package: setup
 	$(VENV)/bin/coursehub package --stage $(STAGE)

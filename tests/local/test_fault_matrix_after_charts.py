@@ -5,10 +5,14 @@ again, so they have a file of their own (tests/local/fault_matrix.py builds the 
 import time
 import uuid
 
+import pytest
+
 from coursehub.api_client import ApiClient
 from coursehub_local import aws_calls
 from tests.local import fault_matrix as matrix
 from tests.local.test_provision_workflow import hub_request
+
+pytestmark = pytest.mark.fault_matrix  # make test-faults: a tier of its own (README)
 
 
 def test_provisioning_denied_operation_by_operation_after_the_charts(stack):

@@ -5,9 +5,13 @@ retires it with nothing left behind (tests/local/fault_matrix.py builds the cell
 import time
 import uuid
 
+import pytest
+
 from coursehub.api_client import ApiClient
 from tests.local import fault_matrix as matrix
 from tests.local.test_provision_workflow import hub_request
+
+pytestmark = pytest.mark.fault_matrix  # make test-faults: a tier of its own (README)
 
 
 def test_provisioning_denied_operation_by_operation_until_the_charts_then_a_throttled_teardown(stack):

@@ -5,9 +5,13 @@ on Slack; DELETE again goes on to the next one), and the last run retires the hu
 import time
 import uuid
 
+import pytest
+
 from coursehub.api_client import ApiClient
 from tests.local import fault_matrix as matrix
 from tests.local.test_provision_workflow import hub_request
+
+pytestmark = pytest.mark.fault_matrix  # make test-faults: a tier of its own (README)
 
 
 def test_a_throttled_provisioning_then_the_teardown_denied_operation_by_operation(stack):

@@ -154,8 +154,11 @@ def test_a_resubmitted_service_keeps_its_node_ports_and_a_taken_one_is_refused(s
     _, service = hub(namespace)
     apply(config, service)
     ports = node_ports(service_of(config, namespace))
-    replaced = kubectl(config, "replace", "-f", "-", stdin=json.dumps(service), check=False)  # the same YAML again
-    assert replaced.returncode == 0, replaced.stderr
+    # The same YAML again. kubectl replace sends the resourceVersion it just read, so a controller writing the
+    # Service meanwhile (its load balancer status) makes it a 409 Conflict, as on any cluster: try again then.
+    replaced = eventually(lambda: kubectl(config, "replace", "-f", "-", stdin=json.dumps(service), check=False)
+                          .returncode == 0, timeout=30)
+    assert replaced
     assert node_ports(service_of(config, namespace)) == ports
 
     other = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "other", "namespace": namespace},
