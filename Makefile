@@ -37,7 +37,7 @@ CALLS_DIR := build/aws-calls
 test: setup
 	rm -rf $(CALLS_DIR)
 	$(PY) -m pytest -n 2 --dist loadfile -m "not local_stack" $(PYTEST_ARGS)
-	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -n $(WORKERS) --dist loadfile \
+	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder \
 		-m "local_stack and not own_stack and not after_end_to_end and not fault_matrix" $(PYTEST_ARGS)
 	COURSEHUB_CALLS_DIR=$(CALLS_DIR) $(PY) -m pytest -m "own_stack or after_end_to_end" $(PYTEST_ARGS)
 

@@ -50,12 +50,28 @@ def eventually(check: Callable[[], object], timeout: float = 20.0, interval: flo
 LOCAL = Path(__file__).parent / "local"
 
 
+# The local-stack files that take longest (pytest --durations, summed per file), longest first. make test hands
+# files to its processes in collection order (xdist --dist loadfile --no-loadscope-reorder): starting with these
+# keeps one long file from running alone at the end. By default xdist starts with the files of most tests instead.
+LONGEST_FIRST = ("local/test_provision_workflow.py", "local/test_teardown_workflow.py",
+                 "local/cluster/test_chart_releases.py", "local/test_hub_api_over_http.py", "coursehub/test_demo.py",
+                 "local/test_releases.py", "local/test_acme_staging.py", "local/test_workflow_run_ends.py",
+                 "local/test_storage_workflow.py", "local/test_hub_lifecycle.py", "local/test_hub_charts.py")
+
+
+def _order(item) -> tuple[bool, int]:
+    name = Path(item.path).relative_to(Path(__file__).parent).as_posix()
+    rank = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+    return item.get_closest_marker("after_end_to_end") is not None, rank
+
+
 def pytest_collection_modifyitems(items):
-    """Mark what needs a local stack (``-m "not local_stack"`` is the fast tier); judges of the runs go last."""
+    """Mark what needs a local stack (``-m "not local_stack"`` is the fast tier); the longest files first (above);
+    judges of the runs last."""
     for item in items:
         if LOCAL in Path(item.path).parents or item.get_closest_marker("own_stack"):
             item.add_marker(pytest.mark.local_stack)
-    items.sort(key=lambda item: item.get_closest_marker("after_end_to_end") is not None)
+    items.sort(key=_order)
 
 
 def pytest_sessionfinish(session):
