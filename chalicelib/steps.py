@@ -172,10 +172,10 @@ def record_failure(dynamodb: Any, sfn: Any, settings: Settings, event: dict) -> 
     cause = cause_text(error)
     summary = {"error": error.get("Error", "States.Unknown"), "cause": cause, "record_note": ""}
     first = FIRST_STATES.get(event.get("workflow"), FIRST_STATES["provision"])
-    failed, secret = first, settings.slack_webhook_secret_arn
+    secret = settings.slack_webhook_secret_arn
     execution = event.get("execution") if isinstance(event.get("execution"), str) else None
     in_history = _failed_state(sfn, execution)
-    failed = in_history or failed
+    failed = in_history or first
     try:
         record = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"])
         secret = record["request"].get("slack_webhook_secret_arn") or secret
@@ -219,7 +219,8 @@ def _failed_state(sfn: Any, execution: str | None) -> str | None:
     except ClientError as refused:
         if aws_retry.transient(refused):
             raise  # worth another try: the Task's Retry
-        logger.warning("the run's history could not be read; the step is the record's", error=str(refused))
+        logger.warning("the run's history could not be read; the step is the record's",
+                       extra={"cause": str(refused)[:300]})
         return None
 
 
