@@ -55,15 +55,16 @@ app.register_blueprint(events.blueprint)
 app.register_blueprint(provisioning_tasks.blueprint)
 app.register_blueprint(teardown_tasks.blueprint)
 # Lambda runs each as app.<name>: the Blueprints' import name is "app" (chalicelib/handlers/__init__.py says why).
-from chalicelib.handlers.events import notify_slack, report_execution_end, scale_hub  # noqa: E402,F401
+from chalicelib.handlers.events import (  # noqa: E402,F401
+    notify_slack, renew_registry_login, report_execution_end, scale_hub)
 from chalicelib.handlers.provisioning_tasks import (  # noqa: E402,F401
     check_certificates, check_cluster, check_dns, check_nodegroup, check_storage_addons, configure_load_balancer,
-    create_cluster, create_nodegroup, create_storage_addons, install_release, provision_ready, provision_start,
-    publish_dns, record_failure, schedule_lifecycle, verify_hub)
+    create_cluster, create_nodegroup, create_storage_addons, install_release, prepare_registry, provision_ready,
+    provision_start, publish_dns, record_failure, schedule_lifecycle, verify_hub)
 from chalicelib.handlers.teardown_tasks import (  # noqa: E402,F401
     audit_hub, check_cluster_deleted, check_node_ready, check_nodegroup_deleted, check_released, delete_cluster,
-    delete_dns, delete_nodegroup, delete_schedules, teardown_retired, teardown_start, uninstall_releases,
-    wake_nodegroup)
+    delete_dns, delete_nodegroup, delete_registry, delete_schedules, teardown_retired, teardown_start,
+    uninstall_releases, wake_nodegroup)
 
 
 # The REST API: every route behind IAM (callers sign with SigV4); chalicelib.hub_api does the work, with what

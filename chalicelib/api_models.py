@@ -100,6 +100,13 @@ class Schedule(_Answer):
     timezone: str
 
 
+class RegistryLogin(_Answer):
+    """An ECR hub's build login: when its schedule last renewed it and when that login expires (ISO 8601)."""
+
+    renewed_at: str
+    expires_at: str
+
+
 class Failure(_Answer):
     """Why the last workflow run failed."""
 
@@ -127,6 +134,7 @@ class Hub(Summary):
     scale: Scale | None
     schedules: dict[str, Schedule] | Annotated[list[Any], Field(max_length=0)] = Field(
         description="by schedule name; an empty list before any schedule exists")
+    registry_login: RegistryLogin | None = Field(description="an ECR hub's; null before its first renewal")
     error: Failure | None
     audit: Audit | None
     execution_arn: str | None

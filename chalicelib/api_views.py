@@ -15,13 +15,13 @@ STEPS = {
     "provision": ("Create the cluster", "Check the cluster is active", "Create the node group",
                   "Check the node group is active", "Create the storage add-ons",
                   "Check the storage add-ons are active", "Install the ingress controller", "Install cert-manager",
-                  "Install BinderHub", "Fix the load balancer health check", "Publish DNS",
+                  "Prepare the image registry", "Install BinderHub", "Fix the load balancer health check", "Publish DNS",
                   "Check the certificates are issued", "Verify the hub over HTTPS", "Record the hub as ready",
                   "Schedule the hub's life"),
     "teardown": ("Bring back a node for the teardown", "Check a node is ready", "Uninstall the releases",
                  "Check the load balancers and volumes are gone", "Delete the DNS records", "Delete the node group",
                  "Check the node group is deleted", "Delete the cluster", "Check the cluster is deleted",
-                 "Delete the schedules", "Audit what is left"),
+                 "Delete the schedules", "Delete the image repositories", "Audit what is left"),
 }
 OPTIONAL_STEPS = {"provision": ("Check DNS resolves",), "teardown": ()}
 
@@ -40,6 +40,7 @@ def view(record: dict) -> dict:
         "steps": steps,
         "scale": record.get("scale"),
         "schedules": record.get("schedules") or {},
+        "registry_login": record.get("registry_login"),  # an ECR hub's: when its builds' login was renewed, expires
         "error": record.get("error"),
         "audit": record.get("audit"),
         "execution_arn": execution,

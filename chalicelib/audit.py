@@ -13,6 +13,10 @@ cluster's controllers put the hub's tags on what they make, hub_names.py) or,
 for EKS's cluster security group, the tag naming one of the stage's clusters
 (``aws:eks:cluster-name``): what its IAM policy allows
 (.chalice/policy-audit-hub.json). Anything else is reported, with why it stays.
+
+An ECR hub's repository creation template and repositories are found by their names, under the hub's prefix
+(``image_registry.repository_prefix``, which names the stage); repositories kept on purpose
+(``archive_images``) are not looked for.
 """
 from __future__ import annotations
 
@@ -23,12 +27,13 @@ from typing import Any, Callable, Iterator, Sequence
 
 from botocore.exceptions import ClientError
 
-from chalicelib import hub_names, hub_schedules
+from chalicelib import hub_names, hub_schedules, image_registry
 from chalicelib.aws_retry import transient
 from chalicelib.hub_names import HUB_TAG, STAGE_TAG
 
 KINDS = ("eks_clusters", "eks_nodegroups", "classic_load_balancers", "load_balancers", "target_groups",
-         "volumes", "security_groups", "network_interfaces", "dns_records", "schedules")
+         "volumes", "security_groups", "network_interfaces", "dns_records", "schedules", "ecr_templates",
+         "ecr_repositories")
 CLUSTER_TAG = "kubernetes.io/cluster/"
 STILL_EXISTS = "still exists; start the teardown again"
 REPORT_ONLY = "not cleaned (report only)"
@@ -50,14 +55,20 @@ _DELETE: dict[str, Callable[[Clients, str, dict], Any]] = {
         HostedZoneId=item["HostedZoneId"],
         ChangeBatch={"Changes": [{"Action": "DELETE", "ResourceRecordSet": item["ResourceRecordSet"]}]}),
     "schedules": lambda c, name, item: c("scheduler").delete_schedule(Name=name, GroupName=item["GroupName"]),
+    "ecr_templates": lambda c, prefix, _: c("ecr").delete_repository_creation_template(prefix=prefix),
+    "ecr_repositories": lambda c, name, _: c("ecr").delete_repository(repositoryName=name, force=True),
 }
 
 
 def audit(clients: Clients, *, cluster: str, hub_id: str, stage: str, hosts: list[str], zone_id: str | None,
-          schedule_group: str, clean: bool = True) -> dict:
-    """Find what the hub left behind and delete it unless ``clean`` is False; report found/cleaned/remaining ids."""
+          schedule_group: str, registry_prefix: str = "", keep_images: bool = False, clean: bool = True) -> dict:
+    """Find what the hub left behind and delete it unless ``clean`` is False; report found/cleaned/remaining ids.
+
+    ``registry_prefix``: an ECR hub's repository prefix ("" for a DockerHub hub: nothing of it is in ECR).
+    """
     with _transient_errors_named():
-        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage)
+        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage, registry_prefix,
+                         keep_images)
         found = {kind: getattr(search, kind) for kind in KINDS}
         outcome = {kind: _clean(clients, kind, found[kind], cluster, stage) if clean
                    else [(item_id, REPORT_ONLY) for item_id in found[kind]]
@@ -71,12 +82,13 @@ def audit(clients: Clients, *, cluster: str, hub_id: str, stage: str, hosts: lis
 
 
 def find(clients: Clients, *, cluster: str, hub_id: str = "", hosts: Sequence[str] = (), zone_id: str | None = None,
-         schedule_group: str = "", stage: str = "", kinds: Sequence[str] = KINDS) -> dict[str, list[str]]:
+         schedule_group: str = "", stage: str = "", registry_prefix: str = "",
+         kinds: Sequence[str] = KINDS) -> dict[str, list[str]]:
     """Ids of what is still there, for each of ``kinds``; changes nothing."""
     if unknown := set(kinds) - set(KINDS):
         raise ValueError(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     with _transient_errors_named():
-        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage)
+        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage, registry_prefix)
         return {kind: list(getattr(search, kind)) for kind in kinds}
 
 
@@ -103,6 +115,8 @@ class _Search:
     zone_id: str | None
     schedule_group: str
     stage: str = ""  # "": clusters of any stage (``find`` of the hub's own cluster, by name)
+    registry_prefix: str = ""  # an ECR hub's repository prefix; "": nothing to look for in ECR
+    keep_images: bool = False  # the hub's repositories stay on purpose
 
     @property
     def tag(self) -> str:
@@ -186,6 +200,21 @@ class _Search:
         names = _unless_gone(lambda: hub_schedules.existing(self.clients("scheduler"), self.schedule_group,
                                                             self.hub_id))
         return {name: {"GroupName": self.schedule_group} for name in names or ()}
+
+    @cached_property
+    def ecr_templates(self) -> dict[str, dict]:
+        if not self.registry_prefix:
+            return {}
+        pages = self.clients("ecr").get_paginator("describe_repository_creation_templates").paginate(
+            prefixes=[self.registry_prefix])
+        return {t["prefix"]: {} for page in pages for t in page["repositoryCreationTemplates"]
+                if t["prefix"] == self.registry_prefix}
+
+    @cached_property
+    def ecr_repositories(self) -> dict[str, dict]:
+        if not self.registry_prefix or self.keep_images:
+            return {}
+        return {name: {} for name in image_registry.repositories(self.clients("ecr"), self.registry_prefix)}
 
 
 def _described_cluster(eks: Any, name: str, *, named: bool) -> dict | None:

@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from chalicelib import charts, releases, values
+from chalicelib import charts, image_registry, releases, values
 from chalicelib.errors import CourseHubError
 from chalicelib.hub_request import HubRequest
 from chalicelib.runner import Runner
@@ -53,13 +53,19 @@ RELEASES = {
 }
 
 
-def chart_secrets(secretsmanager: Any, request: HubRequest) -> values.ChartSecrets:
-    """DockerHub credentials (JSON ``username``/``password``) and the GitHub token, read by ARN."""
-    return values.ChartSecrets(
-        registry_username=read_secret(secretsmanager, request.dockerhub_secret_arn, key="username"),
-        registry_password=read_secret(secretsmanager, request.dockerhub_secret_arn, key="password"),
-        github_token=read_secret(secretsmanager, request.github_token_secret_arn),
-    )
+def chart_secrets(clients: Any, request: HubRequest, stage: str) -> values.ChartSecrets:
+    """The registry login (a fresh one from ECR, or DockerHub's JSON ``username``/``password`` read by ARN) and the
+    GitHub token."""
+    if request.registry == "ecr":
+        login = image_registry.login(clients("ecr"))
+        prefix = image_registry.ecr_image_prefix(login.host, stage, request.course_id)
+    else:
+        secretsmanager = clients("secretsmanager")
+        login = image_registry.RegistryLogin(
+            "", read_secret(secretsmanager, request.dockerhub_secret_arn, key="username"),
+            read_secret(secretsmanager, request.dockerhub_secret_arn, key="password"))
+        prefix = request.image_prefix
+    return values.ChartSecrets(login, prefix, read_secret(clients("secretsmanager"), request.github_token_secret_arn))
 
 
 def install(runner: Runner, key: str, request: HubRequest, *, chart_repository: str | None,

@@ -15,12 +15,14 @@ from zoneinfo import available_timezones
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib import charts, kubernetes_versions
+from chalicelib.image_registry import REGISTRIES
 
 DNS_LABEL = r"^[a-z]([a-z0-9-]{0,28}[a-z0-9])?$"  # short enough for every name derived from it
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 SECRET_ARN = r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+$"
 EMAIL = r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$"
 IMAGE_PREFIX = r"^[a-z0-9]+(?:[._-][a-z0-9]+)*/[a-z0-9]+(?:[._-][a-z0-9]+)*-$"
+
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,7 @@ class Limits:
     max_nodes: int = 10
     term_horizon_days: int = 270
     allow_extended_support: bool = False  # versions past EKS standard support cost 6x (kubernetes_versions.py)
+    registries: tuple[str, ...] = REGISTRIES  # the registries hubs of the stage may use
     today: date | None = None  # None: the real date
 
 
@@ -141,10 +144,18 @@ class HubRequest(_Model):
     culling: Culling = Culling()
     cors_origin: str = "*"
     image_builder: Literal["dind", "pink"] = "dind"
-    image_prefix: str = Field(pattern=IMAGE_PREFIX, description="DockerHub <user-or-org>/<prefix>-")
+    registry: Literal["ecr", "dockerhub"] = Field(
+        "ecr", description="where built images go: the account's Amazon ECR (no password; the stage's default where "
+                           "it allows it) or DockerHub (an account whose password is in Secrets Manager)")
+    image_prefix: str | None = Field(None, pattern=IMAGE_PREFIX, validate_default=True,
+                                     description="DockerHub <user-or-org>/<prefix>- (registry dockerhub only)")
+    images_per_repository: int = Field(10, ge=1, le=1000, description="ECR: the newest images kept in each "
+                                                                      "repository; older ones expire")
+    archive_images: bool = Field(False, description="ECR: keep the hub's image repositories when it is retired")
     acme_email: str = Field(pattern=EMAIL)
     acme_staging: bool = False
-    dockerhub_secret_arn: str = Field(pattern=SECRET_ARN)
+    dockerhub_secret_arn: str | None = Field(None, pattern=SECRET_ARN, validate_default=True,
+                                             description="DockerHub username and password (registry dockerhub only)")
     github_token_secret_arn: str = Field(pattern=SECRET_ARN)
     slack_webhook_secret_arn: str = Field(pattern=SECRET_ARN)
     scaling: ScalingWindow | None = Field(None, description="nightly scale-down and morning scale-up; none: always on")
@@ -189,6 +200,25 @@ class HubRequest(_Model):
             raise ValueError(problem)
         return value
 
+    @field_validator("registry")
+    @classmethod
+    def _registry_allowed(cls, value: str, info: ValidationInfo) -> str:
+        allowed = _limits(info).registries
+        if not _stored(info) and value not in allowed:
+            raise ValueError(f"registry {value!r} is not allowed here; choose {' or '.join(allowed)}")
+        return value
+
+    @field_validator("image_prefix", "dockerhub_secret_arn")
+    @classmethod
+    def _dockerhub_only(cls, value: str | None, info: ValidationInfo) -> str | None:
+        registry = info.data.get("registry")
+        if registry == "dockerhub" and value is None:
+            raise ValueError(f"{info.field_name} is required with registry 'dockerhub'")
+        if registry == "ecr" and value is not None:
+            raise ValueError(f"{info.field_name} is for registry 'dockerhub'; with 'ecr' images go to the account's "
+                             f"registry, under coursehub-<stage>/<course_id>/")
+        return value
+
     @field_validator("cors_origin")
     @classmethod
     def _origin(cls, value: str) -> str:
@@ -225,8 +255,16 @@ class HubRequest(_Model):
 
     @classmethod
     def parse(cls, data: dict, limits: Limits, defaults: dict | None = None) -> "HubRequest":
-        """Validate ``data`` over the stage ``defaults`` against the stage ``limits``."""
+        """Validate ``data`` over the stage ``defaults`` against the stage ``limits``.
+
+        Without ``registry``, a request naming a DockerHub ``image_prefix`` asks for DockerHub (as every request did
+        before the registry could be chosen); otherwise the stage's default registry applies.
+        """
         merged = {**(defaults or {}), **data} if isinstance(data, dict) else data
+        if isinstance(data, dict) and "registry" not in data and "image_prefix" in data:
+            merged["registry"] = "dockerhub"  # a DockerHub prefix and no registry: a request from before the choice
+        if isinstance(data, dict) and merged.get("registry") != "dockerhub" and "dockerhub_secret_arn" not in data:
+            merged.pop("dockerhub_secret_arn", None)  # the stage's DockerHub account serves only DockerHub hubs
         return cls.model_validate(merged, context={"limits": limits})
 
     @classmethod
@@ -237,6 +275,8 @@ class HubRequest(_Model):
         current limits: a hub accepted in September stays valid when its term nears
         its end or when the stage narrows its instance types.
         """
+        if isinstance(data, dict) and "registry" not in data:
+            data = {**data, "registry": "dockerhub"}  # accepted before hubs could choose: every one used DockerHub
         return cls.model_validate(data, context={"stored": True})
 
 
@@ -255,6 +295,7 @@ class HubChanges(_Model):
     scaling: ScalingWindow | None = Field(None, description="null: always on")
     nodes: NodeSizes | None = None
     reminder_days: int | None = Field(None, ge=1, le=60)
+    archive_images: bool | None = Field(None, description="ECR: keep the hub's image repositories when it is retired")
 
     def apply(self, request: dict) -> dict:
         """``request`` (as stored) with these changes; fields the caller did not send stay as they were."""

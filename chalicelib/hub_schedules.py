@@ -1,4 +1,5 @@
-"""A hub's life on EventBridge Scheduler: the teardown at the term end, a reminder before it, nightly scaling.
+"""A hub's life on EventBridge Scheduler: the teardown at the term end, a reminder before it, nightly scaling, and
+for an ECR hub the renewal of its builds' registry login (``image_registry``).
 
 Every schedule lives in the stage's schedule group, is named ``<hub id>-<purpose>``
 and runs in the course's time zone. ``replace`` makes the group hold exactly
@@ -13,12 +14,13 @@ from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib import image_registry
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
 
 TEARDOWN_AT = time(23, 0)  # local time on the term's last day: the hub serves that whole day
 REMINDER_AT = time(9, 0)  # local time, ``reminder_days`` before the term end
-PURPOSES = ("teardown", "reminder", "scale-down", "scale-up")
+PURPOSES = ("teardown", "reminder", "scale-down", "scale-up", "registry-login")
 # Scheduler retries a failed target call; a scaling or teardown start more than an hour late is still wanted.
 RETRY_POLICY = {"MaximumRetryAttempts": 5, "MaximumEventAgeInSeconds": 3600}
 
@@ -75,6 +77,10 @@ def plan(hub_id: str, request: HubRequest, settings: Settings, now: datetime) ->
                 f"{hub_id}-scale-{direction}", _cron(at, days), zone, settings.scale_function_arn,
                 {"hub_id": hub_id, "direction": direction},
                 f"Scale hub {hub_id} {direction} at {at} {zone}", one_time=False))
+    if request.registry == "ecr":
+        schedules.append(Schedule(
+            f"{hub_id}-registry-login", image_registry.LOGIN_RENEWAL, zone, settings.registry_login_function_arn,
+            {"hub_id": hub_id}, f"Renew the ECR login of hub {hub_id}'s image builds", one_time=False))
     return schedules
 
 
@@ -87,7 +93,7 @@ def reminder_text(hub_id: str, request: HubRequest, retire: datetime) -> str:
 def replace(scheduler: Any, settings: Settings, hub_id: str, request: HubRequest, now: datetime) -> dict:
     """Make the hub's schedules exactly ``plan(...)``; returns each schedule's name and expression."""
     settings.require("schedule_group", "scheduler_role_arn", "teardown_state_machine_arn",
-                     "notify_function_arn", "scale_function_arn")
+                     "notify_function_arn", "scale_function_arn", "registry_login_function_arn")
     wanted = plan(hub_id, request, settings, now)
     for schedule in wanted:
         parameters = schedule.parameters(settings)

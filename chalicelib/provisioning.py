@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import (dns_records, eks_cluster, hub_charts, hub_names, hub_records, hub_schedules, https_check,
-                        load_balancer, steps, storage_addons, subnets)
+                        image_registry, load_balancer, steps, storage_addons, subnets)
 from chalicelib.errors import InvalidEvent
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -97,17 +97,35 @@ def check_storage_addons(eks: Any, dynamodb: Any, settings: Settings, event: dic
 
 @steps.step
 def install_release(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
-    """Install one release (``event['release']``); BinderHub's secrets are read here and nowhere else."""
+    """Install one release (``event['release']``); BinderHub's secrets (and a fresh ECR login) are read here and
+    nowhere else in the workflow."""
     request = steps.request_of(event)
     key = event.get("release")
     if key not in hub_charts.RELEASES:
         raise InvalidEvent(f"unknown release {key!r}")
-    secrets = hub_charts.chart_secrets(clients("secretsmanager"), request) if key == "binderhub" else None
+    secrets = hub_charts.chart_secrets(clients, request, settings.stage) if key == "binderhub" else None
     with steps.kube(clients, settings, steps.cluster_of(event, settings)) as runner:
         result = hub_charts.install(runner, key, request, tags=steps.tags_of(event, settings),
                                     chart_repository=settings.chart_repository,
                                     secrets=secrets, timeout_s=settings.kube_timeout_seconds)
     return steps.done(result, f"{result['release']} revision {result['revision']}")
+
+
+@steps.step
+def prepare_registry(ecr: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """ECR: the repository creation template that lets a build's first push create its repository. DockerHub:
+    nothing to prepare (its repositories are the account holder's)."""
+    request = steps.request_of(event)
+    if request.registry != "ecr":
+        return steps.done({"registry": "dockerhub", "image_prefix": request.image_prefix},
+                          f"DockerHub, images under {request.image_prefix}")
+    settings.require("ecr_creation_role_arn")
+    result = image_registry.prepare(ecr, image_registry.repository_prefix(settings.stage, request.course_id),
+                                    steps.tags_of(event, settings), request.images_per_repository,
+                                    settings.ecr_creation_role_arn)
+    return steps.done({"registry": "ecr", **result},
+                      f"ECR template {result['prefix']} {result['template']}: repositories are created on push, "
+                      f"keeping the newest {result['images_per_repository']} images")
 
 
 @steps.step

@@ -14,12 +14,13 @@ from typing import Mapping
 
 from chalicelib.errors import SettingsError
 from chalicelib.hub_names import STAGE
+from chalicelib.image_registry import REGISTRIES
 
 DEFAULT_INSTANCE_TYPES = ("m5.large", "m5.xlarge", "m5.2xlarge")
 # Let's Encrypt's staging roots, shipped with the app: what a staging hub's certificate chains to.
 DEFAULT_ACME_STAGING_ROOTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "letsencrypt-staging-roots.pem")
 _SCHEDULES = ("schedule_group", "scheduler_role_arn", "teardown_state_machine_arn", "notify_function_arn",
-              "scale_function_arn")
+              "scale_function_arn", "registry_login_function_arn")
 # The settings a function cannot work without, beyond the three every function needs; by its Chalice name.
 FUNCTION_NEEDS: dict[str, tuple[str, ...]] = {
     "api_handler": ("provision_state_machine_arn", "teardown_state_machine_arn", "idempotency_table_name",
@@ -27,6 +28,7 @@ FUNCTION_NEEDS: dict[str, tuple[str, ...]] = {
     "create_cluster": ("cluster_role_arn", "subnet_ids"),
     "create_nodegroup": ("node_role_arn", "kube_role_arns", "subnet_ids"),
     "create_storage_addons": ("ebs_csi_role_arn",),
+    "prepare_registry": ("ecr_creation_role_arn",),
     "schedule_lifecycle": _SCHEDULES,
     "delete_schedules": ("schedule_group",),
     "audit_hub": ("schedule_group",),
@@ -50,12 +52,14 @@ class Settings:
     term_horizon_days: int = 270
     allow_extended_support: bool = False  # Kubernetes versions past EKS standard support ($0.60/h, not $0.10/h)
     acme_staging_roots: str = DEFAULT_ACME_STAGING_ROOTS  # PEM file: the only roots a staging hub is verified against
+    registries: tuple[str, ...] = REGISTRIES  # what hubs may use; the first is the default (chalicelib/image_registry.py)
     dockerhub_secret_arn: str = ""
     github_token_secret_arn: str = ""
     # What the provisioning and lifecycle functions need from the deployment; checked when used (``require``).
     cluster_role_arn: str = ""
     node_role_arn: str = ""
     ebs_csi_role_arn: str = ""  # the EBS CSI driver's role, given to its controller through EKS Pod Identity
+    ecr_creation_role_arn: str = ""  # the role ECR assumes to tag the repositories a creation template makes
     kube_role_arns: tuple[str, ...] = ()  # roles of the functions that talk to Kubernetes; made cluster admins
     subnet_ids: tuple[str, ...] = ()
     schedule_group: str = ""
@@ -65,6 +69,7 @@ class Settings:
     idempotency_table_name: str = ""  # the API's record of Idempotency-Key requests
     scale_function_arn: str = ""
     notify_function_arn: str = ""
+    registry_login_function_arn: str = ""  # renews the ECR login of a hub's image builds (its schedule's target)
 
     def require(self, *names: str) -> None:
         """Raise SettingsError naming the first of ``names`` that the deployment did not provide."""
@@ -82,11 +87,12 @@ class Settings:
         from chalicelib.hub_request import Limits
 
         return Limits(instance_types=self.allowed_instance_types, max_nodes=self.max_nodes_per_hub,
-                      term_horizon_days=self.term_horizon_days, allow_extended_support=self.allow_extended_support)
+                      term_horizon_days=self.term_horizon_days, allow_extended_support=self.allow_extended_support,
+                      registries=self.registries)
 
     def request_defaults(self) -> dict:
-        """What a request may leave out because the stage provides it: the default secrets' ARNs."""
-        defaults = {"dockerhub_secret_arn": self.dockerhub_secret_arn,
+        """What a request may leave out because the stage provides it: the registry and the default secrets' ARNs."""
+        defaults = {"registry": self.registries[0], "dockerhub_secret_arn": self.dockerhub_secret_arn,
                     "github_token_secret_arn": self.github_token_secret_arn,
                     "slack_webhook_secret_arn": self.slack_webhook_secret_arn}
         return {name: value for name, value in defaults.items() if value}
@@ -135,6 +141,10 @@ class Settings:
         if not STAGE.fullmatch(required("STAGE")):
             raise SettingsError(f"STAGE must be 1 to 20 lowercase letters or digits, starting with a letter "
                                 f"(it is part of every AWS name the app gives): {text('STAGE')!r}")
+        registries = listed("REGISTRIES") or cls.registries
+        unknown = sorted(set(registries) - set(REGISTRIES))
+        if unknown or len(set(registries)) != len(registries):
+            raise SettingsError(f"REGISTRIES lists each of {', '.join(REGISTRIES)} at most once: {text('REGISTRIES')!r}")
         if repository and not repository.startswith(("https://", "http://")):
             raise SettingsError(f"CHART_REPOSITORY must be an http(s):// Helm repository URL: {repository!r}")
         return cls(
@@ -150,11 +160,13 @@ class Settings:
             term_horizon_days=int(horizon),
             allow_extended_support=flag("ALLOW_EXTENDED_SUPPORT"),
             acme_staging_roots=staging_roots,
+            registries=registries,
             dockerhub_secret_arn=text("DOCKERHUB_SECRET_ARN"),
             github_token_secret_arn=text("GITHUB_TOKEN_SECRET_ARN"),
             cluster_role_arn=text("CLUSTER_ROLE_ARN"),
             node_role_arn=text("NODE_ROLE_ARN"),
             ebs_csi_role_arn=text("EBS_CSI_ROLE_ARN"),
+            ecr_creation_role_arn=text("ECR_CREATION_ROLE_ARN"),
             kube_role_arns=listed("KUBE_ROLE_ARNS"),
             subnet_ids=listed("SUBNET_IDS"),
             schedule_group=text("SCHEDULE_GROUP"),
@@ -164,4 +176,5 @@ class Settings:
             idempotency_table_name=text("IDEMPOTENCY_TABLE_NAME"),
             scale_function_arn=text("SCALE_FUNCTION_ARN"),
             notify_function_arn=text("NOTIFY_FUNCTION_ARN"),
+            registry_login_function_arn=text("REGISTRY_LOGIN_FUNCTION_ARN"),
         )

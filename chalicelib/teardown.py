@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from chalicelib import dns_records, eks_cluster, hub_charts, hub_names, hub_records, hub_schedules, releases, steps
+from chalicelib import (dns_records, eks_cluster, hub_charts, hub_names, hub_records, hub_schedules, image_registry,
+                        releases, steps)
 from chalicelib.errors import CourseHubError
 from chalicelib.hub_request import HubRequest
 from chalicelib.settings import Settings
@@ -161,14 +162,34 @@ def delete_schedules(scheduler: Any, dynamodb: Any, settings: Settings, event: d
 
 
 @steps.step
+def delete_registry(ecr: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
+    """ECR: delete the hub's creation template and its repositories with their images, or keep the repositories when
+    the request asks to archive them (named in the result, for Slack). DockerHub: nothing of CourseHub's to delete."""
+    request = steps.request_of(event)
+    if request.registry != "ecr":
+        summary = f"left on DockerHub under {request.image_prefix}"
+        return steps.done({"registry": "dockerhub", "summary": summary}, summary)
+    result = image_registry.remove(ecr, image_registry.repository_prefix(settings.stage, request.course_id),
+                                   keep_images=request.archive_images)
+    if result["kept"]:
+        summary = f"kept in ECR as asked ({len(result['kept'])}): {', '.join(result['kept'])}"
+    else:
+        summary = f"{len(result['deleted'])} ECR repositories deleted, template {result['template']}"
+    return steps.done({"registry": "ecr", **result, "summary": summary}, summary)
+
+
+@steps.step
 def audit_hub(clients: Any, dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """Look for anything still tagged for the hub's cluster or named for the hub, clean it, report each by id."""
     from chalicelib import audit
 
     request = steps.request_of(event)
     zone = request.hosted_zone_id or dns_records.find_zone(clients("route53"), request.domain)
+    prefix = image_registry.repository_prefix(settings.stage, request.course_id) if request.registry == "ecr" else ""
     result = audit.audit(clients, cluster=steps.cluster_of(event, settings), hub_id=event["hub_id"],
-                         stage=settings.stage, hosts=[request.binder, request.hub], zone_id=zone, schedule_group=settings.schedule_group)
+                         stage=settings.stage, hosts=[request.binder, request.hub], zone_id=zone,
+                         schedule_group=settings.schedule_group, registry_prefix=prefix,
+                         keep_images=request.archive_images)
     return steps.done(result, result["summary"])
 
 

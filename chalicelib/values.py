@@ -1,8 +1,8 @@
 """Helm values for a hub's charts, generated from its request.
 
-Only the BinderHub values carry secrets (the DockerHub password and the GitHub
-token); they are filled in by the function that runs helm, written to a private
-file and never returned. ``ChartSecrets.placeholders()`` gives printable values.
+Only the BinderHub values carry secrets (the registry login, ECR's or DockerHub's,
+and the GitHub token); they are filled in by the function that runs helm, written
+to a private file and never returned. ``ChartSecrets.placeholders()`` gives printable values.
 Settings follow the current charts, not the old guide: see the removed keys in
 ``REMOVED_SETTINGS`` (the chart's NOTES.txt fails on them).
 """
@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chalicelib import hub_names
+from chalicelib import hub_names, image_registry
 from chalicelib.hub_request import HubRequest
+from chalicelib.image_registry import RegistryLogin
 
 INGRESS_CLASS = "nginx"
 ISSUER_NAME = "letsencrypt"
@@ -62,15 +63,27 @@ def f5_ingress_annotations(websocket_service: str) -> dict:
 
 @dataclass(frozen=True)
 class ChartSecrets:
-    """Secret values BinderHub's chart needs, read from Secrets Manager by the helm function only."""
+    """What BinderHub's chart needs that only the helm function reads: the registry login (a fresh ECR login, or
+    DockerHub's from Secrets Manager), where images go in that registry, and the GitHub token."""
 
-    registry_username: str
-    registry_password: str
+    registry: RegistryLogin
+    image_prefix: str
     github_token: str
 
+    @property
+    def registry_password(self) -> str:
+        return self.registry.password
+
     @classmethod
-    def placeholders(cls) -> "ChartSecrets":
-        return cls("<dockerhub-username>", "<from dockerhub_secret_arn>", "<from github_token_secret_arn>")
+    def placeholders(cls, request: HubRequest, stage: str = "STAGE") -> "ChartSecrets":
+        """Printable stand-ins: the account's registry and the secrets are known only when the workflow runs."""
+        token = "<from github_token_secret_arn>"
+        if request.registry == "dockerhub":
+            return cls(RegistryLogin("", "<dockerhub-username>", "<from dockerhub_secret_arn>"),
+                       request.image_prefix or "", token)
+        host = "ACCOUNT.dkr.ecr.REGION.amazonaws.com"
+        return cls(RegistryLogin(f"https://{host}", image_registry.ECR_USERNAME, "<ECR login, renewed every 6 hours>"),
+                   image_registry.ecr_image_prefix(host, stage, request.course_id), token)
 
 
 def ingress_values(request: HubRequest, tags: dict[str, str] | None = None) -> dict:
@@ -110,7 +123,8 @@ def issuer(request: HubRequest, namespace: str) -> dict:
 
 
 def binderhub_values(request: HubRequest, secrets: ChartSecrets) -> dict:
-    """BinderHub and its JupyterHub: DockerHub registry, GitHub token, CORS on both, culling, TLS ingresses."""
+    """BinderHub and its JupyterHub: the registry (ECR or DockerHub), GitHub token, CORS on both, culling, TLS
+    ingresses. ``registry.url`` is left to the chart's default (DockerHub's) unless the login names another."""
     tls_annotations = {"cert-manager.io/issuer": ISSUER_NAME}
     # BinderHub's own page streams build logs over EventSource; listing "binder" is harmless and keeps
     # both Ingresses alike.
@@ -118,12 +132,13 @@ def binderhub_values(request: HubRequest, secrets: ChartSecrets) -> dict:
     hub_annotations = {**tls_annotations, **f5_ingress_annotations(PROXY_SERVICE)}
     return {
         "service": {"type": "ClusterIP"},
-        "registry": {"username": secrets.registry_username, "password": secrets.registry_password},
+        "registry": {**({"url": secrets.registry.url} if secrets.registry.url else {}),
+                     "username": secrets.registry.username, "password": secrets.registry.password},
         "imageBuilderType": request.image_builder,
         "config": {
             "BinderHub": {
                 "use_registry": True,
-                "image_prefix": request.image_prefix,
+                "image_prefix": secrets.image_prefix,
                 "hub_url": f"https://{request.hub}",
                 "cors_allow_origin": request.cors_origin,
             },

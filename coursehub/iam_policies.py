@@ -9,7 +9,13 @@ the function's own, so they are derived, not recorded:
 - ``iam:PassRole``: passing a role to EKS (cluster, node group, Pod Identity association) or to EventBridge Scheduler
   (schedule targets);
 - ``eks:TagResource``: creating an EKS cluster, node group, add-on or Pod Identity association with tags (tag-on-create
-  is authorized as tagging).
+  is authorized as tagging);
+- ``ecr:CreateRepository`` and ``ecr:PutLifecyclePolicy``: creating or updating a repository creation template with a
+  lifecycle policy (ECR user guide, "IAM permissions for creating repository creation templates"; its ``iam:PassRole``
+  for the custom role too);
+- the ECR push actions: the builds push with the login a function gets (``ecr:GetAuthorizationToken``), and ECR
+  authorizes a push as that function's role (ECR user guide, image-push-iam), including ``ecr:CreateRepository`` for
+  the repository a first push creates.
 
 ``sts:GetCallerIdentity`` needs no permission, so it is not required.
 """
@@ -24,8 +30,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 CHALICE_DIR = ROOT / ".chalice"
 RUNTIME = {"logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"}
+CREATION_TEMPLATE = {"ecr:CreateRepositoryCreationTemplate", "ecr:UpdateRepositoryCreationTemplate"}
 PASSES_A_ROLE = {"eks:CreateCluster", "eks:CreateNodegroup", "eks:CreatePodIdentityAssociation",
-                 "scheduler:CreateSchedule", "scheduler:UpdateSchedule"}
+                 "scheduler:CreateSchedule", "scheduler:UpdateSchedule", *CREATION_TEMPLATE}
+ECR_PUSH = {"ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:CompleteLayerUpload", "ecr:CreateRepository",
+            "ecr:InitiateLayerUpload", "ecr:PutImage", "ecr:UploadLayerPart"}
 # the project always tags what EKS creates
 TAGS_ON_CREATE = {"eks:CreateCluster", "eks:CreateNodegroup", "eks:CreateAddon", "eks:CreatePodIdentityAssociation"}
 NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
@@ -71,6 +80,10 @@ def needed(performed: set[str]) -> set[str]:
         needs.add("iam:PassRole")
     if needs & TAGS_ON_CREATE:
         needs.add("eks:TagResource")
+    if needs & CREATION_TEMPLATE:
+        needs |= {"ecr:CreateRepository", "ecr:PutLifecyclePolicy"}
+    if "ecr:GetAuthorizationToken" in needs:
+        needs |= ECR_PUSH
     return needs
 
 

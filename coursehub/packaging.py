@@ -20,6 +20,7 @@ from pathlib import Path
 
 from chalice.utils import to_cfn_resource_name
 
+from chalicelib import image_registry
 from chalicelib.hub_names import STAGE_TAG
 from chalicelib.settings import DEFAULT_INSTANCE_TYPES, Settings
 from coursehub import event_rules, statemachines, tools
@@ -29,11 +30,11 @@ ROOT = statemachines.ROOT
 BUILD_DIR = ROOT / "build"
 # Functions that run helm/kubectl: their roles become cluster admins through EKS access entries.
 KUBE_FUNCTIONS = ("install_release", "configure_load_balancer", "check_certificates", "check_node_ready",
-                  "uninstall_releases")
+                  "uninstall_releases", "renew_registry_login")
 # Functions that change Route 53 records: the stack denies them every hosted zone but the stage's (HostedZoneIds).
 DNS_FUNCTIONS = ("publish_dns", "delete_dns", "audit_hub")
 # Functions the hubs' schedules invoke directly (the teardown schedule starts a state machine instead).
-SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack")
+SCHEDULED_FUNCTIONS = ("scale_hub", "notify_slack", "renew_registry_login")
 API_HANDLER = "APIHandler"  # the logical id of Chalice's one function behind the REST API
 LAYER_ZIP = "kubectl-layer.zip"  # next to deployment.zip in the package folder
 
@@ -72,6 +73,8 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "EksClusterRoleName": f"coursehub-{stage}-eks-cluster",
         "EksNodeRoleName": f"coursehub-{stage}-eks-node",
         "EbsCsiRoleName": f"coursehub-{stage}-ebs-csi",
+        "EcrCreationRoleName": f"coursehub-{stage}-ecr-creation",
+        "EcrRepositoryArns": _arn("ecr", f"repository/{image_registry.repository_prefix(stage, '*')}"),
         "KubectlLayerName": f"coursehub-{stage}-kubectl-helm",
         "KubectlLayerDescription": f"kubectl and helm at /opt/kubectl/kubectl and /opt/helm/helm "
                                    f"({package_name} {version})",
@@ -84,6 +87,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "MaxNodesPerHub": environment.get("MAX_NODES_PER_HUB", str(Settings.max_nodes_per_hub)),
         "TermHorizonDays": environment.get("TERM_HORIZON_DAYS", str(Settings.term_horizon_days)),
         "AllowExtendedSupport": environment.get("ALLOW_EXTENDED_SUPPORT", "false"),
+        "Registries": environment.get("REGISTRIES", ",".join(Settings.registries)),
     })
     for logical_id, rule in event_rules.rules(base).items():  # the stack's seed names them the same way
         rule["Name"] = event_rules.deployed_name(logical_id, "coursehub", stage)
@@ -105,6 +109,8 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "CLUSTER_ROLE_ARN": {"Fn::GetAtt": ["EksClusterRole", "Arn"]},
         "NODE_ROLE_ARN": {"Fn::GetAtt": ["EksNodeRole", "Arn"]},
         "EBS_CSI_ROLE_ARN": {"Fn::GetAtt": ["EbsCsiDriverRole", "Arn"]},
+        "ECR_CREATION_ROLE_ARN": {"Fn::GetAtt": ["EcrCreationRole", "Arn"]},
+        "REGISTRIES": {"Ref": "Registries"},
         "SUBNET_IDS": {"Fn::If": ["CreateVpc",
                                   {"Fn::Join": [",", [{"Ref": "PublicSubnetA"}, {"Ref": "PublicSubnetB"}]]},
                                   {"Fn::Join": [",", {"Ref": "SubnetIds"}]}]},
@@ -123,6 +129,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
         "SCALE_FUNCTION_ARN": _function_arn(stage, "scale_hub"),
         "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),
+        "REGISTRY_LOGIN_FUNCTION_ARN": _function_arn(stage, "renew_registry_login"),
     }
     for logical_id, function in function_logical_ids(functions).items():
         # Chalice makes each function's role (``<LogicalId>Role``, its policy file); the stage tag on it is what the

@@ -29,6 +29,7 @@ TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
     "check_nodegroup": (AWS,),
     "create_storage_addons": (AWS,),
     "check_storage_addons": (AWS,),
+    "prepare_registry": (AWS,),
     "install_release": (AWS, KUBE),
     "configure_load_balancer": (AWS, KUBE),
     "publish_dns": (AWS,),
@@ -49,6 +50,7 @@ TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
     "delete_cluster": (AWS,),
     "check_cluster_deleted": (AWS,),
     "delete_schedules": (AWS,),
+    "delete_registry": (AWS,),
     "audit_hub": (AWS,),
     "teardown_retired": (AWS,),
 }

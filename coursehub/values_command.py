@@ -24,7 +24,7 @@ def render(request: HubRequest, chart: str) -> dict:
         return values.cert_manager_values(request)
     if chart == "issuer":
         return values.issuer(request, namespace="binderhub")
-    return values.binderhub_values(request, values.ChartSecrets.placeholders())
+    return values.binderhub_values(request, values.ChartSecrets.placeholders(request))
 
 
 def run(path: str, chart: str) -> int:

@@ -21,6 +21,7 @@ ASSUME = {
     "scheduler": "scheduler.amazonaws.com",
     "eks-cluster": "eks.amazonaws.com",
     "eks-node": "ec2.amazonaws.com",
+    "ecr-creation": "ecr.amazonaws.com",  # the repository creation templates' custom role (template.json)
 }
 
 
@@ -111,6 +112,7 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         "CLUSTER_ROLE_ARN": out.roles["eks-cluster"],
         "NODE_ROLE_ARN": out.roles["eks-node"],
         "EBS_CSI_ROLE_ARN": out.roles["ebs-csi"],
+        "ECR_CREATION_ROLE_ARN": out.roles["ecr-creation"],
         "KUBE_ROLE_ARNS": out.roles["lambda"],
         "SUBNET_IDS": ",".join(filter(None, [out.subnet_ids[0], out.unsupported_subnet_id, *out.subnet_ids[1:]])),
         "SCHEDULE_GROUP": out.schedule_group,
@@ -119,6 +121,7 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         "PROVISION_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-provision", out),
         "SCALE_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-scale_hub", out),
         "NOTIFY_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-notify_slack", out),
+        "REGISTRY_LOGIN_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-renew_registry_login", out),
     }
     _deploy_functions(client("lambda"), functions, chalice_config, out)
     _deploy_state_machines(client("stepfunctions"), state_machine_files, functions, app_name, stage, out)

@@ -1,5 +1,5 @@
-"""The functions that post to Slack: the notifier the workflows call, the report of a run's end, and scaling
-(which the hub's nightly and morning schedules invoke directly)."""
+"""The functions that post to Slack: the notifier the workflows call, the report of a run's end, and what the
+hubs' schedules invoke directly: scaling (nightly and morning) and the ECR login's renewal."""
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
@@ -42,4 +42,18 @@ def scale_hub(event, context):
     slack.send(aws("secretsmanager"), result.pop("slack_secret_arn"), result.pop("text"), result.pop("blocks"),
                timeout=settings().slack_timeout_seconds)
     logger.info("scaling", extra=result)
+    return result
+
+
+@blueprint.lambda_function(name="renew_registry_login")
+def renew_registry_login(event, context):
+    """Renew an ECR hub's registry login in its cluster (its schedule calls this every 6 hours)."""
+    from chalicelib import registry_login
+    result = registry_login.renew(aws, settings(), event, now())
+    if result.get("failed"):
+        slack.send(aws("secretsmanager"), result.pop("slack_secret_arn"), result.pop("text"), result.pop("blocks"),
+                   timeout=settings().slack_timeout_seconds)
+        logger.warning("registry login not renewed", extra=result)
+        raise registry_login.RegistryLoginNotRenewed(result["failed"])
+    logger.info("registry login", extra=result)
     return result

@@ -62,6 +62,13 @@ def check_storage_addons(event, context):
     return provisioning.check_storage_addons(aws("eks"), aws("dynamodb"), settings(), event)
 
 
+@blueprint.lambda_function(name="prepare_registry")
+def prepare_registry(event, context):
+    """ECR: the hub's repository creation template (repositories are created on push)."""
+    from chalicelib import provisioning
+    return provisioning.prepare_registry(aws("ecr"), aws("dynamodb"), settings(), event)
+
+
 @blueprint.lambda_function(name="install_release")
 def install_release(event, context):
     """helm upgrade --install one of the hub's releases (no --wait)."""

@@ -85,6 +85,13 @@ def delete_schedules(event, context):
     return teardown.delete_schedules(aws("scheduler"), aws("dynamodb"), settings(), event)
 
 
+@blueprint.lambda_function(name="delete_registry")
+def delete_registry(event, context):
+    """ECR: delete the hub's creation template and repositories (or keep the repositories, as asked)."""
+    from chalicelib import teardown
+    return teardown.delete_registry(aws("ecr"), aws("dynamodb"), settings(), event)
+
+
 @blueprint.lambda_function(name="audit_hub")
 def audit_hub(event, context):
     """Find, clean and report anything still tagged for the hub."""

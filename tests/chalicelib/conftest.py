@@ -58,7 +58,9 @@ def settings(tmp_path):
         scheduler_role_arn="arn:aws:iam::123456789012:role/coursehub-dev-scheduler",
         teardown_state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:coursehub-dev-teardown",
         notify_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-notify_slack",
-        scale_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-scale_hub")
+        scale_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-scale_hub",
+        registry_login_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-renew_registry_login",
+        ecr_creation_role_arn="arn:aws:iam::123456789012:role/coursehub-dev-ecr-creation")
 
 
 @pytest.fixture

@@ -159,7 +159,8 @@ def everything(hub) -> dict[str, list[str]]:
     return {"eks_clusters": [], "eks_nodegroups": [], "classic_load_balancers": [hub.elb_name],
             "load_balancers": [hub.nlb], "target_groups": [hub.target_group], "volumes": hub.volumes,
             "security_groups": [hub.cluster_sg, hub.elb_sg], "network_interfaces": [hub.eni],
-            "dns_records": [f"{host} CNAME" for host in hub.hosts], "schedules": sorted(hub.schedules)}
+            "dns_records": [f"{host} CNAME" for host in hub.hosts], "schedules": sorted(hub.schedules),
+            "ecr_templates": [], "ecr_repositories": []}  # a DockerHub hub's audit looks for nothing in ECR
 
 
 def test_finds_everything_left_behind_cleans_it_and_a_second_audit_is_clean(clients, hub, other_hub):
@@ -175,7 +176,7 @@ def test_finds_everything_left_behind_cleans_it_and_a_second_audit_is_clean(clie
 
     again = hub.audit(clients)
     assert again["clean"] is True and again["found"] == {kind: [] for kind in audit.KINDS}
-    assert again["summary"] == "nothing left behind (10 kinds checked)"
+    assert again["summary"] == "nothing left behind (12 kinds checked)"
 
 
 def test_another_cluster_and_hub_are_never_touched(clients, hub, other_hub):

@@ -11,7 +11,9 @@ SETTINGS = Settings(stage="dev", hub_table_name="hubs", slack_webhook_secret_arn
                     schedule_group="coursehub-dev", scheduler_role_arn="arn:aws:iam::123456789012:role/coursehub-s",
                     teardown_state_machine_arn="arn:aws:states:us-east-1:123456789012:stateMachine:coursehub-dev-teardown",
                     scale_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-scale_hub",
-                    notify_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-notify_slack")
+                    notify_function_arn="arn:aws:lambda:us-east-1:123456789012:function:coursehub-dev-notify_slack",
+                    registry_login_function_arn="arn:aws:lambda:us-east-1:123456789012:function:"
+                                                "coursehub-dev-renew_registry_login")
 NOW = datetime(2026, 11, 27, 12, tzinfo=timezone.utc)
 
 

@@ -52,8 +52,20 @@ def test_the_stage_limits_and_default_secrets_come_from_the_environment():
                                   "GITHUB_TOKEN_SECRET_ARN": ""})
     limits = settings.limits()
     assert (limits.instance_types, limits.max_nodes, limits.term_horizon_days) == (("m5.large", "c5.xlarge"), 4, 120)
-    assert settings.request_defaults() == {"dockerhub_secret_arn": "arn:aws:secretsmanager:d",
+    assert settings.request_defaults() == {"registry": "ecr", "dockerhub_secret_arn": "arn:aws:secretsmanager:d",
                                            "slack_webhook_secret_arn": "arn:aws:secretsmanager:x"}
+    assert limits.registries == ("ecr", "dockerhub")
+
+
+def test_the_stage_chooses_its_registries_and_the_first_is_the_default():
+    settings = Settings.from_env({**GOOD, "REGISTRIES": "dockerhub"})
+    assert settings.limits().registries == ("dockerhub",) and settings.request_defaults()["registry"] == "dockerhub"
+
+
+@pytest.mark.parametrize("value", ["gcr", "ecr,ecr", "ecr,quay"])
+def test_an_unknown_or_repeated_registry_is_rejected_naming_the_variable(value):
+    with pytest.raises(SettingsError, match="REGISTRIES"):
+        Settings.from_env({**GOOD, "REGISTRIES": value})
 
 
 @pytest.mark.parametrize("name, value", [("MAX_NODES_PER_HUB", "0"), ("MAX_NODES_PER_HUB", "many"),

@@ -238,7 +238,8 @@ class TestSchedulesAuditAndRetired:
         result = teardown.audit_hub({"route53": route53}.get, dynamodb, settings, hub("Audit what is left"))
         assert result is found
         assert asked == [{"cluster": CLUSTER, "hub_id": HUB, "hosts": HOSTS, "zone_id": zone,
-                          "schedule_group": settings.schedule_group, "stage": "dev"}]
+                          "schedule_group": settings.schedule_group, "stage": "dev", "registry_prefix": "",
+                          "keep_images": False}]  # a DockerHub hub: nothing of it in ECR
         assert succeeded(record(), "Audit what is left", found["summary"])
 
     def test_retired_records_the_audit_and_no_schedules(self, dynamodb, settings, hub, record):

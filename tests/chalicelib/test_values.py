@@ -1,4 +1,5 @@
 """Generated chart values validate against the real chart schemas and use none of the removed settings."""
+import base64
 import json
 import subprocess
 from datetime import date
@@ -7,7 +8,7 @@ import jsonschema
 import pytest
 import yaml
 
-from chalicelib import charts, hub_names, values
+from chalicelib import charts, hub_names, image_registry, values
 from chalicelib.hub_request import HubRequest, Limits
 from coursehub_local.charts import chart_file, chart_path, packages
 from coursehub.tools import tool_path
@@ -19,7 +20,15 @@ REQUEST = HubRequest.parse({
     "culling": {"timeout": 1800, "max_age": 18000},
     "dockerhub_secret_arn": ARN, "github_token_secret_arn": ARN, "slack_webhook_secret_arn": ARN,
 }, Limits(today=date(2026, 11, 27)))
-SECRETS = values.ChartSecrets("coursehub", "dockerhub-password-value", "ghp_token_value")
+SECRETS = values.ChartSecrets(image_registry.RegistryLogin("", "coursehub", "dockerhub-password-value"),
+                              "coursehub/cs101-", "ghp_token_value")
+ECR_REQUEST = HubRequest.parse({
+    "course_id": "cs101", "domain": "courses.example.edu", "term_end": "2027-03-01", "registry": "ecr",
+    "acme_email": "ops@example.edu", "github_token_secret_arn": ARN, "slack_webhook_secret_arn": ARN,
+}, Limits(today=date(2026, 11, 27)), {"dockerhub_secret_arn": ARN})
+ECR_HOST = "123456789012.dkr.ecr.us-east-1.amazonaws.com"
+ECR_SECRETS = values.ChartSecrets(image_registry.RegistryLogin(f"https://{ECR_HOST}", "AWS", "ecr-login-value"),
+                                  image_registry.ecr_image_prefix(ECR_HOST, "dev", "cs101"), "ghp_token_value")
 TAGS = hub_names.tags("dev", "hub-cs101", "cs101")
 
 
@@ -49,9 +58,11 @@ def present(tree, path):
     return True
 
 
+@pytest.mark.parametrize("registry", ["dockerhub", "ecr"])
 @pytest.mark.parametrize("version", packages()["binderhub"])
-def test_binderhub_values_validate_against_both_real_schemas_merged_over_defaults(version):
-    generated = values.binderhub_values(REQUEST, SECRETS)
+def test_binderhub_values_validate_against_both_real_schemas_merged_over_defaults(version, registry):
+    generated = (values.binderhub_values(REQUEST, SECRETS) if registry == "dockerhub"
+                 else values.binderhub_values(ECR_REQUEST, ECR_SECRETS))
     merged = helm_merge(load("binderhub", "values.yaml", version), generated)
     jsonschema.validate(merged, load("binderhub", "values.schema.json", version))
     hub = helm_merge(load("binderhub", "charts/jupyterhub/values.yaml", version), generated["jupyterhub"])
@@ -61,6 +72,7 @@ def test_binderhub_values_validate_against_both_real_schemas_merged_over_default
 @pytest.mark.parametrize("path", values.REMOVED_SETTINGS, ids=".".join)
 def test_no_removed_setting_is_generated(path):
     assert not present(values.binderhub_values(REQUEST, SECRETS), path)
+    assert not present(values.binderhub_values(ECR_REQUEST, ECR_SECRETS), path)
 
 
 def test_binderhub_values_carry_what_the_request_asks_for():
@@ -76,9 +88,31 @@ def test_binderhub_values_carry_what_the_request_asks_for():
 
 
 def test_placeholders_replace_every_secret():
-    printable = json.dumps(values.binderhub_values(REQUEST, values.ChartSecrets.placeholders()))
+    printable = json.dumps(values.binderhub_values(REQUEST, values.ChartSecrets.placeholders(REQUEST)))
     for secret in (SECRETS.registry_password, SECRETS.github_token):
         assert secret not in printable
+    printable = json.dumps(values.binderhub_values(ECR_REQUEST, values.ChartSecrets.placeholders(ECR_REQUEST, "dev")))
+    assert ECR_SECRETS.registry_password not in printable
+    assert "ACCOUNT.dkr.ecr.REGION.amazonaws.com/coursehub-dev/cs101/" in printable
+
+
+def test_an_ecr_hub_pushes_to_the_accounts_registry_with_the_login_in_the_builds_docker_config(tmp_path):
+    """The chart renders the login as the builds read it (binderhub templates/_helpers.tpl buildDockerConfig)."""
+    generated = values.binderhub_values(ECR_REQUEST, ECR_SECRETS)
+    assert generated["config"]["BinderHub"]["image_prefix"] == f"{ECR_HOST}/coursehub-dev/cs101/"
+    (secret,) = [o for o in render(charts.BINDERHUB, generated, tmp_path)
+                 if o["kind"] == "Secret" and o["metadata"]["name"] == image_registry.DOCKER_CONFIG_SECRET]
+    rendered = json.loads(base64.b64decode(secret["data"]["config.json"]))
+    assert rendered == image_registry.docker_config(ECR_SECRETS.registry)
+    assert base64.b64decode(rendered["auths"][f"https://{ECR_HOST}"]["auth"]).decode() == "AWS:ecr-login-value"
+
+
+def test_a_dockerhub_hub_keeps_the_charts_default_registry_url(tmp_path):
+    generated = values.binderhub_values(REQUEST, SECRETS)
+    assert "url" not in generated["registry"]
+    (secret,) = [o for o in render(charts.BINDERHUB, generated, tmp_path)
+                 if o["kind"] == "Secret" and o["metadata"]["name"] == image_registry.DOCKER_CONFIG_SECRET]
+    assert list(json.loads(base64.b64decode(secret["data"]["config.json"]))["auths"]) == ["https://index.docker.io/v1/"]
 
 
 def render(chart, generated, tmp_path):

@@ -179,7 +179,7 @@ def test_retire_watch_follows_the_teardown_to_retired(runs, local):
     assert code == 0, out + err
     assert out.startswith("hub-cs102: teardown started")
     assert re.search(r"\[\s*\d+/\d+\] done     Audit what is left", out)
-    assert out.rstrip().endswith("hub-cs102 is RETIRED; audit: nothing left behind (10 kinds checked)")
+    assert out.rstrip().endswith("hub-cs102 is RETIRED; audit: nothing left behind (12 kinds checked)")
     assert api(local).get("hub-cs102").body["audit"]["clean"] is True
 
 

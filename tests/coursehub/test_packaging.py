@@ -93,7 +93,7 @@ def test_the_settings_come_from_parameters_defaulting_to_the_stage_config(templa
         {"Fn::GetAtt": [to_cfn_resource_name(f) + "Role", "Arn"]} for f in packaging.KUBE_FUNCTIONS]
     # What the scheduler and the app call by name is what the template names.
     names = {r["Properties"]["FunctionName"] for r in functions(resources).values()}
-    for arn in (variables["SCALE_FUNCTION_ARN"], variables["NOTIFY_FUNCTION_ARN"],
+    for arn in (variables["SCALE_FUNCTION_ARN"], variables["NOTIFY_FUNCTION_ARN"], variables["REGISTRY_LOGIN_FUNCTION_ARN"],
                 *resources["SchedulerRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"][1]["Resource"]):
         assert arn["Fn::Sub"].rsplit(":", 1)[1] in names
     assert not any("ClusterRoleArn" in p or "NodeRoleArn" in p for p in parameters)

@@ -35,6 +35,12 @@ NO_RESOURCE_SCOPE = {
     "route53:ListHostedZones": "lists every zone of the account",
     "eks:ListClusters": "lists every cluster of the account",
     "tag:GetResources": "searches every resource of the account",
+    "ecr:GetAuthorizationToken": "a login to the whole registry (ECR user guide, image-push-iam: Resource \"*\")",
+    "ecr:DescribeRepositories": "listing without repositoryNames reads the whole registry",
+    "ecr:CreateRepositoryCreationTemplate": "templates belong to the registry, not to a repository",
+    "ecr:UpdateRepositoryCreationTemplate": "templates belong to the registry, not to a repository",
+    "ecr:DescribeRepositoryCreationTemplates": "templates belong to the registry, not to a repository",
+    "ecr:DeleteRepositoryCreationTemplate": "templates belong to the registry, not to a repository",
 }
 # The audit deletes the network interfaces EKS leaves behind ("Amazon EKS <cluster>"): EKS tags them with nothing, so
 # no tag condition can name them, and the condition keys ec2:Vpc / ec2:Subnet would need the stage's VPC in a policy
@@ -74,6 +80,8 @@ UNREACHED = {
     ("audit_hub", "route53:ChangeResourceRecordSets"): "records of the hub's names other than the CNAMEs "
                                                        "'Delete the DNS records' deletes (e.g. made by hand)",
     ("audit_hub", "scheduler:DeleteSchedule"): "a hub schedule made after 'Delete the schedules' ran",
+    ("audit_hub", "ecr:DeleteRepositoryCreationTemplate"): "a template made after 'Delete the image repositories' ran",
+    ("audit_hub", "ecr:DeleteRepository"): "a repository pushed after 'Delete the image repositories' ran",
     ("configure_load_balancer", "elasticloadbalancing:DescribeTargetGroups"): "an NLB in front of the ingress",
     ("configure_load_balancer", "elasticloadbalancing:ModifyTargetGroup"): "an NLB in front of the ingress",
     ("delete_nodegroup", "eks:DescribeNodegroup"): "a node group mid-change when the teardown reaches it",
