@@ -299,8 +299,7 @@ def push_from_store(store: Any, image_ref: str, now: datetime, namespace: str = 
 
 def _ensure_repository(registry: Registry, repository: str) -> bool:
     """Whether the push creates the repository (from its CREATE_ON_PUSH template); refuse if it may not."""
-    backend = moto_patches.ecr_backend(registry.account, registry.region)
-    if repository in backend.repositories:
+    if moto_patches.ecr_has_repository(registry.account, registry.region, repository):
         return False
     template = registry.template_for(repository, "CREATE_ON_PUSH")
     if template is None:
@@ -311,17 +310,7 @@ def _ensure_repository(registry: Registry, repository: str) -> bool:
                                                    f"the registry with id '{registry.account}'")
     # The template's settings become the repository's ("All repositories created using this namespace prefix will
     # have the settings defined in this template applied", CreateRepositoryCreationTemplate prefix).
-    backend.create_repository(
-        repository_name=repository, registry_id=None, encryption_config=template.get("encryptionConfiguration"),
-        image_scan_config=None, image_tag_mutability=template.get("imageTagMutability"),
-        tags=template.get("resourceTags") or [],
-        image_tag_mutability_exclusion_filters=template.get("imageTagMutabilityExclusionFilters"))
-    if template.get("lifecyclePolicy"):
-        backend.put_lifecycle_policy(registry_id=None, repository_name=repository,
-                                     lifecycle_policy_text=template["lifecyclePolicy"])
-    if template.get("repositoryPolicy"):
-        backend.set_repository_policy(registry_id=None, repository_name=repository,
-                                      policy_text=template["repositoryPolicy"])
+    moto_patches.ecr_create_repository(registry.account, registry.region, repository, template)
     return True
 
 
@@ -336,7 +325,7 @@ def _put(account: str, region: str, repository: str, tag: str, created: bool) ->
                                        "digest": layer, "size": 32}]}, separators=(",", ":"))
     digest = "sha256:" + hashlib.sha256(manifest.encode()).hexdigest()  # OCI: the digest of the manifest's bytes
     try:
-        moto_patches.ecr_backend(account, region).put_image(repository, manifest, tag, MANIFEST_TYPE, digest)
+        moto_patches.ecr_put_image(account, region, repository, manifest, tag, MANIFEST_TYPE, digest)
     except moto_patches.ecr_service_error() as error:
         if getattr(error, "code", "") not in ("ImageAlreadyExistsException", "ImageTagAlreadyExistsException"):
             raise

@@ -494,8 +494,8 @@ def _ecr_templates_and_tokens(clock: Clock) -> None:
     moto dispatches a JSON action to the ``ECRResponse`` method named in snake case; moto 5.2.5 has none for the
     templates, and its GetAuthorizationToken answers ``AWS:<account>-auth-token`` expiring 2015-01-01.
     """
-    from moto.core.exceptions import ServiceException
     from moto.core.responses import ActionResult
+    from moto.ecr.exceptions import InvalidParameterException
     from moto.ecr.responses import ECRResponse
 
     from coursehub_local.ecr_registry import TEMPLATE_FIELDS, EcrApiError
@@ -504,7 +504,8 @@ def _ecr_templates_and_tokens(clock: Clock) -> None:
         try:
             return ActionResult(call())
         except EcrApiError as error:
-            raise ServiceException(error.code, error.message) from None
+            # an error of moto's ECR (its module names the service model moto answers it from) with ECR's code
+            raise InvalidParameterException(error.code, error.message) from None
 
     def request(self) -> dict:
         return {name: value for name in ("prefix", *TEMPLATE_FIELDS)
@@ -593,6 +594,39 @@ def ecr_registry(account: str, region: str) -> Any:
         if not isinstance(getattr(backend, "coursehub_registry", None), Registry):
             backend.coursehub_registry = Registry(account, region, ecr_check_lifecycle_policy)
         return backend.coursehub_registry
+
+
+def ecr_has_repository(account: str, region: str, name: str) -> bool:
+    """Whether moto's ECR has a repository of this name in this account and region."""
+    return name in ecr_backend(account, region).repositories
+
+
+def ecr_create_repository(account: str, region: str, name: str, settings: dict) -> None:
+    """Create a repository in moto's ECR with a creation template's settings (its members as the ECR API names
+    them: imageTagMutability, imageTagMutabilityExclusionFilters, encryptionConfiguration, resourceTags,
+    lifecyclePolicy, repositoryPolicy); moto checks each as CreateRepository and the Put/Set actions do."""
+    from moto.ecr.models import ECRBackend
+
+    backend = ecr_backend(account, region)
+    ECRBackend.create_repository(
+        backend, repository_name=name, registry_id=None, encryption_config=settings.get("encryptionConfiguration"),
+        image_scan_config=None, image_tag_mutability=settings.get("imageTagMutability"),
+        tags=settings.get("resourceTags") or [],
+        image_tag_mutability_exclusion_filters=settings.get("imageTagMutabilityExclusionFilters"))
+    if settings.get("lifecyclePolicy"):
+        ECRBackend.put_lifecycle_policy(backend, registry_id=None, repository_name=name,
+                                        lifecycle_policy_text=settings["lifecyclePolicy"])
+    if settings.get("repositoryPolicy"):
+        ECRBackend.set_repository_policy(backend, registry_id=None, repository_name=name,
+                                         policy_text=settings["repositoryPolicy"])
+
+
+def ecr_put_image(account: str, region: str, repository: str, manifest: str, tag: str, media_type: str,
+                  digest: str) -> None:
+    """PutImage into moto's ECR (what a docker push ends with); raises moto's ECR errors as ECR does."""
+    from moto.ecr.models import ECRBackend
+
+    ECRBackend.put_image(ecr_backend(account, region), repository, manifest, tag, media_type, digest)
 
 
 def ecr_check_lifecycle_policy(text: str) -> None:

@@ -210,10 +210,12 @@ def test_a_push_to_a_repository_no_template_creates_is_refused(stack, ecr, prefi
         push_image(f"{host(stack)}/{prefix}/course:v1", docker_config(ecr), stack.clock.now())
     assert not_on_push.value.code == "name unknown"
 
-    with pytest.raises(RegistryRefusal) as not_under:  # "prod" applies to repositories beginning with "prod/"
-        on_push(ecr, f"{prefix}x")
-        push_image(f"{host(stack)}/{prefix}xy/course:v1", docker_config(ecr), stack.clock.now())
-    ecr.delete_repository_creation_template(prefix=f"{prefix}x")
+    on_push(ecr, f"{prefix}x")
+    try:
+        with pytest.raises(RegistryRefusal) as not_under:  # "prod" applies to repositories beginning with "prod/"
+            push_image(f"{host(stack)}/{prefix}xy/course:v1", docker_config(ecr), stack.clock.now())
+    finally:
+        ecr.delete_repository_creation_template(prefix=f"{prefix}x")
     assert not_under.value.code == "name unknown"
     with pytest.raises(ecr.exceptions.RepositoryNotFoundException):
         ecr.describe_repositories(repositoryNames=[f"{prefix}/course"])
