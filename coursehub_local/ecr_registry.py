@@ -237,6 +237,8 @@ def parse_image(image_ref: str) -> tuple[str, str, str]:
     host, _, rest = image_ref.partition("/")
     if not rest or "." not in host:
         raise ValueError(f"{image_ref!r} names no registry host")
+    if "@" in rest:
+        raise ValueError(f"{image_ref!r}: a push names a tag, not a digest")
     repository, _, tag = rest.rpartition(":") if ":" in rest.rsplit("/", 1)[-1] else (rest, "", "latest")
     return host, repository, tag
 

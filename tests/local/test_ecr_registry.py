@@ -163,7 +163,9 @@ def test_a_push_with_credentials_ecr_did_not_issue_is_refused(stack, ecr, prefix
     other_region = boto3.client("ecr", endpoint_url=stack.endpoint, region_name="eu-west-1", **CREDENTIALS)
     elsewhere = {"auths": {f"https://{host(stack)}": {"auth": docker_config(other_region)["auths"].popitem()[1]
                                                       ["auth"]}}}
-    for config in (forged, elsewhere):
+    issued = base64.b64decode(docker_config(ecr)["auths"].popitem()[1]["auth"]).decode().partition(":")[2]
+    other_user = {"auths": {host(stack): {"auth": base64.b64encode(f"admin:{issued}".encode()).decode()}}}
+    for config in (forged, elsewhere, other_user):
         with pytest.raises(RegistryRefusal) as denied:
             push_image(image, config, stack.clock.now())
         assert denied.value.code == "denied" and denied.value.status == 403
