@@ -35,7 +35,7 @@ file every moto name it imports, reads or replaces, and fails first if an upgrad
 - ECR has repository creation templates (Create/Describe/Update/DeleteRepositoryCreationTemplate, which moto 5.2.5
   lacks) and GetAuthorizationToken issues a new password each call, valid 12 hours of the stack's clock (moto
   5.2.5 gives one fixed token that expired in 2015); ``ecr_registry`` keeps both per account and region on moto's
-  ECR backend and plays docker pushes against them (a repository created on push from its template).
+  ECR backend, and ``ecr_push`` plays docker pushes against them (a repository created on push from its template).
 """
 from __future__ import annotations
 
