@@ -196,6 +196,17 @@ class Registry:
             return self.tokens.get(password)
 
 
+def check_registry_ids(registry_ids: list[str]) -> list[str]:
+    """GetAuthorizationToken's registryIds: account IDs ("Pattern: [0-9]{12}", API reference and botocore's model,
+    shape RegistryId); GetAuthorizationToken's only client error is InvalidParameterException."""
+    for registry_id in registry_ids:
+        if not re.fullmatch(r"[0-9]{12}", str(registry_id)):
+            raise EcrApiError("InvalidParameterException",
+                              f"Invalid parameter at 'registryIds' failed to satisfy constraint: '{registry_id}' "
+                              "must satisfy regular expression '[0-9]{12}'")
+    return registry_ids
+
+
 def _key(prefix: str) -> str:
     """A prefix as ECR compares it: "There is always an assumed / applied to the end of the prefix" (model)."""
     return prefix.rstrip("/")

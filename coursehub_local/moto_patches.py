@@ -498,7 +498,7 @@ def _ecr_templates_and_tokens(clock: Clock) -> None:
     from moto.ecr.exceptions import InvalidParameterException
     from moto.ecr.responses import ECRResponse
 
-    from coursehub_local.ecr_registry import TEMPLATE_FIELDS, EcrApiError
+    from coursehub_local.ecr_registry import TEMPLATE_FIELDS, EcrApiError, check_registry_ids
 
     def answer(call: Callable[[], dict]) -> Any:
         try:
@@ -529,10 +529,10 @@ def _ecr_templates_and_tokens(clock: Clock) -> None:
             self._get_param("prefixes"), self._get_param("maxResults"), self._get_param("nextToken")))
 
     def get_authorization_token(self):
-        access_key = self.get_access_key()
-        return ActionResult({"authorizationData": [
-            ecr_registry(registry_id, self.region).issue_token(access_key, clock.now())
-            for registry_id in self._get_param("registryIds") or [self.current_account]]})
+        registry_ids = self._get_param("registryIds") or [self.current_account]
+        return answer(lambda: {"authorizationData": [
+            ecr_registry(registry_id, self.region).issue_token(self.get_access_key(), clock.now())
+            for registry_id in check_registry_ids(registry_ids)]})
 
     _add(ECRResponse, "create_repository_creation_template", create_repository_creation_template)
     _add(ECRResponse, "update_repository_creation_template", update_repository_creation_template)

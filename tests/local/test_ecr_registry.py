@@ -7,6 +7,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from coursehub_local import moto_patches
 from coursehub_local.stack import CREDENTIALS
 from tests.local.ecr_helpers import KEEP_FIVE, ecr, host, on_push, prefix  # noqa: F401 - fixtures
 
@@ -82,6 +83,25 @@ def test_a_template_with_an_invalid_policy_is_refused(ecr, prefix, field, value)
     assert error_code(update) == "InvalidParameterException"
 
 
+def test_templates_are_described_a_page_at_a_time(ecr, prefix):
+    prefixes = [f"{prefix}/{n}" for n in range(3)]
+    try:
+        for name in prefixes:
+            on_push(ecr, name)
+        first = ecr.describe_repository_creation_templates(prefixes=prefixes, maxResults=2)
+        rest = ecr.describe_repository_creation_templates(prefixes=prefixes, maxResults=2,
+                                                          nextToken=first["nextToken"])
+        assert [t["prefix"] for t in first["repositoryCreationTemplates"] + rest["repositoryCreationTemplates"]] \
+            == prefixes
+        assert "nextToken" not in rest
+        with pytest.raises(ClientError) as invalid:
+            ecr.describe_repository_creation_templates(prefixes=[prefix, "Not A Prefix"])
+        assert error_code(invalid) == "ValidationException"
+    finally:
+        for name in prefixes:
+            ecr.delete_repository_creation_template(prefix=name)
+
+
 def test_templates_belong_to_one_region(stack, ecr, prefix):
     on_push(ecr, prefix)
     other = boto3.client("ecr", endpoint_url=stack.endpoint, region_name="eu-west-1", **CREDENTIALS)
@@ -96,3 +116,13 @@ def test_each_token_is_new_and_valid_for_twelve_hours_of_stack_time(stack, ecr):
     assert user == "AWS" and len(password) > 64
     assert abs(first["expiresAt"] - (stack.clock.now() + timedelta(hours=12))) < timedelta(minutes=5)
     assert first["proxyEndpoint"] == f"https://{host(stack)}"
+    account = host(stack).split(".")[0]
+    issued = moto_patches.ecr_registry(account, stack.config.region).issued(password)
+    assert issued.access_key == CREDENTIALS["aws_access_key_id"]  # who asked for it
+
+
+@pytest.mark.parametrize("registry_id", ["12345", "not-an-account", "1234567890123"])
+def test_a_token_for_something_other_than_an_account_id_is_refused(ecr, registry_id):
+    with pytest.raises(ClientError) as refused:
+        ecr.get_authorization_token(registryIds=[registry_id])
+    assert error_code(refused) == "InvalidParameterException"
