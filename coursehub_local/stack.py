@@ -223,10 +223,10 @@ class LocalStack:
             "pid": os.getpid(),
         }
 
-    def push_from_cluster(self, cluster: str, image_ref: str) -> ecr_push.PushedImage:
+    def push_from_cluster(self, cluster: str, image_ref: str, namespace: str = "binderhub") -> ecr_push.PushedImage:
         """Push ``image_ref`` to ECR as a BinderHub build pod in ``cluster`` does, now on the stack's clock
         (``ecr_push.push_from_store``); raises ``ecr_push.RegistryRefusal`` where ECR refuses it."""
-        return ecr_push.push_from_store(self.clusters.server(cluster).store, image_ref, self.clock.now())
+        return ecr_push.push_from_store(self.clusters.server(cluster).store, image_ref, self.clock.now(), namespace)
 
     def write_state_file(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
