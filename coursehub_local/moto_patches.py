@@ -32,6 +32,10 @@ file every moto name it imports, reads or replaces, and fails first if an upgrad
 - IAM has the AWS managed policies the deployment attaches (``AmazonEBSCSIDriverPolicy``), as on AWS; moto 5.2.5
   has none unless told to load all ~1,600, which makes every backend reset take half a second during which the
   half-built IAM backend fails requests made meanwhile (``IAMBackend.access_keys`` is set after them).
+- ECR has repository creation templates (Create/Describe/Update/DeleteRepositoryCreationTemplate, which moto 5.2.5
+  lacks) and GetAuthorizationToken issues a new password each call, valid 12 hours of the stack's clock (moto
+  5.2.5 gives one fixed token that expired in 2015); ``ecr_registry`` keeps both per account and region on moto's
+  ECR backend, and ``ecr_push`` plays docker pushes against them (a repository created on push from its template).
 """
 from __future__ import annotations
 
@@ -50,6 +54,8 @@ if TYPE_CHECKING:  # the stand-in's modules reach moto through this one: no impo
     from coursehub_local.execution_events import ExecutionEvents, ExecutionSnapshot
 
 _originals: list[tuple[Any, str, Any]] = []
+_ABSENT = object()  # what ``uninstall`` restores an attribute moto did not have to: none
+_ecr_lock = threading.Lock()
 AWS_MANAGED_POLICIES = ("AmazonEBSCSIDriverPolicy",)
 
 
@@ -79,13 +85,25 @@ def install(clock: Clock, dispatcher: LambdaDispatcher, eks: EksLifecycle, acces
     _isolated_dynamodb_transactions()
     _paged_execution_history()
     _aws_managed_policies(AWS_MANAGED_POLICIES)
+    _ecr_templates_and_tokens(clock)
 
 
 def uninstall() -> None:
     """Restore moto as it was."""
     while _originals:
         owner, name, value = _originals.pop()
-        setattr(owner, name, value)
+        if value is _ABSENT:
+            delattr(owner, name)
+        else:
+            setattr(owner, name, value)
+
+
+def _add(owner: Any, name: str, value: Any) -> None:
+    """Give ``owner`` an attribute moto lacks (an API action it does not implement)."""
+    if hasattr(owner, name):
+        raise RuntimeError(f"moto now has {owner.__name__}.{name}: use or wrap it instead")
+    _originals.append((owner, name, _ABSENT))
+    setattr(owner, name, value)
 
 
 def _dispatch_lambda_invokes(dispatcher: LambdaDispatcher) -> None:
@@ -470,6 +488,59 @@ def _aws_managed_policies(names: tuple[str, ...]) -> None:
                 backend.managed_policies.setdefault(policy.arn, policy)
 
 
+def _ecr_templates_and_tokens(clock: Clock) -> None:
+    """ECR's repository creation template actions and expiring authorization tokens, answered by ``ecr_registry``.
+
+    moto dispatches a JSON action to the ``ECRResponse`` method named in snake case; moto 5.2.5 has none for the
+    templates, and its GetAuthorizationToken answers ``AWS:<account>-auth-token`` expiring 2015-01-01.
+    """
+    from moto.core.responses import ActionResult
+    from moto.ecr.exceptions import InvalidParameterException
+    from moto.ecr.responses import ECRResponse
+
+    from coursehub_local.ecr_registry import TEMPLATE_FIELDS, EcrApiError, check_registry_ids
+
+    def answer(call: Callable[[], dict]) -> Any:
+        try:
+            return ActionResult(call())
+        except EcrApiError as error:
+            # an error of moto's ECR (its module names the service model moto answers it from) with ECR's code
+            raise InvalidParameterException(error.code, error.message) from None
+
+    def request(self) -> dict:
+        return {name: value for name in ("prefix", *TEMPLATE_FIELDS)
+                if (value := self._get_param(name)) is not None}
+
+    def create_repository_creation_template(self):
+        registry = ecr_registry(self.current_account, self.region)
+        return answer(lambda: registry.create_template(request(self), clock.now()))
+
+    def update_repository_creation_template(self):
+        registry = ecr_registry(self.current_account, self.region)
+        return answer(lambda: registry.update_template(request(self), clock.now()))
+
+    def delete_repository_creation_template(self):
+        registry = ecr_registry(self.current_account, self.region)
+        return answer(lambda: registry.delete_template(self._get_param("prefix")))
+
+    def describe_repository_creation_templates(self):
+        registry = ecr_registry(self.current_account, self.region)
+        return answer(lambda: registry.describe_templates(
+            self._get_param("prefixes"), self._get_param("maxResults"), self._get_param("nextToken")))
+
+    def get_authorization_token(self):
+        registry_ids = self._get_param("registryIds") or [self.current_account]
+        return answer(lambda: {"authorizationData": [
+            ecr_registry(registry_id, self.region).issue_token(self.get_access_key(), clock.now())
+            for registry_id in check_registry_ids(registry_ids)]})
+
+    _add(ECRResponse, "create_repository_creation_template", create_repository_creation_template)
+    _add(ECRResponse, "update_repository_creation_template", update_repository_creation_template)
+    _add(ECRResponse, "delete_repository_creation_template", delete_repository_creation_template)
+    _add(ECRResponse, "describe_repository_creation_templates", describe_repository_creation_templates)
+    _replace(ECRResponse, "get_authorization_token", get_authorization_token)
+
+
 def event_pattern_matches(pattern: str, event: dict) -> bool:
     """Whether an EventBridge rule's pattern (JSON) matches ``event``, as moto's own events backend decides."""
     from moto.events.models import EventPattern
@@ -504,6 +575,72 @@ def events_backend(account: str, region: str) -> Any:
     from moto.events.models import events_backends
 
     return events_backends[account][region]
+
+
+def ecr_backend(account: str, region: str) -> Any:
+    """moto's ECR backend of one account and region (repositories by name, their images and policies)."""
+    from moto.ecr.models import ecr_backends
+
+    return ecr_backends[account][region]
+
+
+def ecr_registry(account: str, region: str) -> Any:
+    """The stand-in's ``ecr_registry.Registry`` of one account and region, kept on moto's ECR backend so that a
+    reset forgets its templates and tokens with the rest of ECR."""
+    from coursehub_local.ecr_registry import Registry
+
+    backend = ecr_backend(account, region)
+    with _ecr_lock:
+        if not isinstance(getattr(backend, "coursehub_registry", None), Registry):
+            backend.coursehub_registry = Registry(account, region, ecr_check_lifecycle_policy)
+        return backend.coursehub_registry
+
+
+def ecr_has_repository(account: str, region: str, name: str) -> bool:
+    """Whether moto's ECR has a repository of this name in this account and region."""
+    return name in ecr_backend(account, region).repositories
+
+
+def ecr_create_repository(account: str, region: str, name: str, settings: dict) -> None:
+    """Create a repository in moto's ECR with a creation template's settings (its members as the ECR API names
+    them: imageTagMutability, imageTagMutabilityExclusionFilters, encryptionConfiguration, resourceTags,
+    lifecyclePolicy, repositoryPolicy); moto checks each as CreateRepository and the Put/Set actions do."""
+    from moto.ecr.models import ECRBackend
+
+    backend = ecr_backend(account, region)
+    ECRBackend.create_repository(
+        backend, repository_name=name, registry_id=None, encryption_config=settings.get("encryptionConfiguration"),
+        image_scan_config=None, image_tag_mutability=settings.get("imageTagMutability"),
+        tags=settings.get("resourceTags") or [],
+        image_tag_mutability_exclusion_filters=settings.get("imageTagMutabilityExclusionFilters"))
+    if settings.get("lifecyclePolicy"):
+        ECRBackend.put_lifecycle_policy(backend, registry_id=None, repository_name=name,
+                                        lifecycle_policy_text=settings["lifecyclePolicy"])
+    if settings.get("repositoryPolicy"):
+        ECRBackend.set_repository_policy(backend, registry_id=None, repository_name=name,
+                                         policy_text=settings["repositoryPolicy"])
+
+
+def ecr_put_image(account: str, region: str, repository: str, manifest: str, tag: str, media_type: str,
+                  digest: str) -> None:
+    """PutImage into moto's ECR (what a docker push ends with); raises moto's ECR errors as ECR does."""
+    from moto.ecr.models import ECRBackend
+
+    ECRBackend.put_image(ecr_backend(account, region), repository, manifest, tag, media_type, digest)
+
+
+def ecr_check_lifecycle_policy(text: str) -> None:
+    """Raise ECR's InvalidParameterException for lifecycle policy text PutLifecyclePolicy refuses (moto's rules)."""
+    from moto.ecr.policy_validation import EcrLifecyclePolicyValidator
+
+    EcrLifecyclePolicyValidator(text).validate()
+
+
+def ecr_service_error() -> type[Exception]:
+    """The base of moto's service errors (an ECR backend call raises one with ECR's ``code``)."""
+    from moto.core.exceptions import ServiceException
+
+    return ServiceException
 
 
 def eks_check_deletable(cluster: Any) -> None:

@@ -27,7 +27,7 @@ from coursehub_local.clock import Clock
 from coursehub_local.dispatch import LambdaDispatcher, functions_of
 from coursehub_local.dns import LocalDns
 from coursehub_local.cluster.provider import LocalClusters
-from coursehub_local import fault_endpoint
+from coursehub_local import ecr_push, fault_endpoint
 from coursehub_local.faults import STACK_AGENT, Faults
 from coursehub_local.eks import ClusterApiProvider, EksDurations, EksLifecycle
 from coursehub_local.eks_addons import EksAddons
@@ -222,6 +222,11 @@ class LocalStack:
             "subnet_ids": list(self.seeded.subnet_ids) if self.seeded else [],
             "pid": os.getpid(),
         }
+
+    def push_from_cluster(self, cluster: str, image_ref: str, namespace: str = "binderhub") -> ecr_push.PushedImage:
+        """Push ``image_ref`` to ECR as a BinderHub build pod in ``cluster`` does, now on the stack's clock
+        (``ecr_push.push_from_store``); raises ``ecr_push.RegistryRefusal`` where ECR refuses it."""
+        return ecr_push.push_from_store(self.clusters.server(cluster).store, image_ref, self.clock.now(), namespace)
 
     def write_state_file(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -60,11 +60,28 @@ def uses(source: str) -> set[tuple[str, str]]:
             if chain and chain[0] in imported:
                 module, name = imported[chain[0]]
                 found.add((module, ".".join(filter(None, [name, *chain[1:]]))))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_add":
+                chain = (_chain(node.args[0]) or []) + [node.args[1].value]  # its owner is checked, not the name
             if chain and chain[0] in imported and isinstance(node, ast.Call) and len(node.args) > 2:
                 # the replacement's ``self.x``: what it reads on the instance of the class it goes into
                 module, name = imported[chain[0]]
                 owner = ".".join(filter(None, [name, *chain[1:-1]]))
+                found.add((module, owner))
                 found.update((module, f"{owner}.{attribute}") for attribute in _self_reads(function, node.args[2]))
+    return found
+
+
+def additions(source: str) -> set[tuple[str, str]]:
+    """(moto module, dotted path) of every attribute the source adds to moto with ``_add`` (moto lacks them)."""
+    found = set()
+    for function in ast.walk(ast.parse(source)):
+        if isinstance(function, ast.FunctionDef):
+            imported = _imports(function)
+            for node in ast.walk(function):
+                if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "_add":
+                    chain = (_chain(node.args[0]) or []) + [node.args[1].value]
+                    module, name = imported[chain[0]]
+                    found.add((module, ".".join(filter(None, [name, *chain[1:]]))))
     return found
 
 
@@ -123,6 +140,25 @@ def test_the_uses_are_read_from_the_patches():
 @pytest.mark.parametrize("module, path", USES, ids=[f"{m}:{p}" for m, p in USES])
 def test_what_moto_patches_uses_exists_in_the_pinned_moto(module, path):
     resolve(module, path)  # raises ImportError or AttributeError when an upgrade moved it
+
+
+ADDED = sorted(additions(inspect.getsource(moto_patches)))
+
+
+def test_the_additions_are_read_from_the_patches():
+    assert ("moto.ecr.responses", "ECRResponse.create_repository_creation_template") in ADDED
+    assert ("moto.ecr.responses", "ECRResponse._get_param") in USES  # read on self by an added method
+    assert ("moto.ecr.responses", "ECRResponse.current_account") in USES
+
+
+@pytest.mark.parametrize("module, path", ADDED, ids=[f"{m}:{p}" for m, p in ADDED])
+def test_what_moto_patches_adds_is_still_missing_from_the_pinned_moto(module, path):
+    """An upgrade that implements it should be used (or wrapped) instead."""
+    owner_path, _, name = path.rpartition(".")
+    owner = resolve(module, owner_path)
+    installed = [value for patched, attribute, value in moto_patches._originals  # a running stack added it
+                 if patched is owner and attribute == name]
+    assert installed == [moto_patches._ABSENT] if installed else not hasattr(owner, name)
 
 
 def test_a_missing_attribute_is_seen():
