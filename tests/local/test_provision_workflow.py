@@ -19,6 +19,13 @@ def hub_request(stack, course, domain=None):
             "slack_webhook_secret_arn": secrets["slack"]}
 
 
+def ecr_request(stack, course, domain=None):
+    """The same hub with its images in the account's ECR: no DockerHub prefix or account."""
+    request = {**hub_request(stack, course, domain), "registry": "ecr"}
+    del request["image_prefix"], request["dockerhub_secret_arn"]
+    return request
+
+
 def provision(stack, hub_id, request, timeout=120):
     sfn = stack.client("stepfunctions")
     arn = sfn.start_execution(stateMachineArn=stack.seeded.state_machines["provision"],
