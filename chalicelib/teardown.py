@@ -174,7 +174,8 @@ def delete_registry(ecr: Any, dynamodb: Any, settings: Settings, event: dict) ->
     if result["kept"]:
         summary = f"kept in ECR as asked ({len(result['kept'])}): {', '.join(result['kept'])}"
     else:
-        summary = f"{len(result['deleted'])} ECR repositories deleted, template {result['template']}"
+        count = len(result["deleted"])
+        summary = f"{count} ECR {'repository' if count == 1 else 'repositories'} deleted, template {result['template']}"
     return steps.done({"registry": "ecr", **result, "summary": summary}, summary)
 
 

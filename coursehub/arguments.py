@@ -8,7 +8,8 @@ from datetime import date
 from pathlib import Path
 
 STATE_FILE = Path(".coursehub") / "local.json"
-REQUIRED_FLAGS = ("course_id", "domain", "term_end", "image_prefix", "acme_email")
+REQUIRED_FLAGS = ("course_id", "domain", "term_end", "acme_email")
+OPTIONAL_FLAGS = ("timezone", "registry", "image_prefix")
 
 
 def add_options(parser: argparse.ArgumentParser, *, on_command: bool) -> None:
@@ -28,7 +29,9 @@ def create_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--course-id")
     parser.add_argument("--domain")
     parser.add_argument("--term-end", type=date_text, metavar="YYYY-MM-DD")
-    parser.add_argument("--image-prefix", metavar="USER/PREFIX-")
+    parser.add_argument("--registry", choices=("ecr", "dockerhub"),
+                        help="where built images go (default: the stage's, ECR where it allows it)")
+    parser.add_argument("--image-prefix", metavar="USER/PREFIX-", help="DockerHub only: the images' prefix")
     parser.add_argument("--acme-email")
     parser.add_argument("--timezone", help="the course's time zone, e.g. America/New_York (default UTC)")
     parser.add_argument("--instance-type")
@@ -83,7 +86,7 @@ def request(args: argparse.Namespace) -> dict:
         missing = [f"--{name.replace('_', '-')}" for name in REQUIRED_FLAGS if getattr(args, name) is None]
         if missing:
             args.parser.error(f"give a request file, or {', '.join(missing)}")
-    body.update({name: getattr(args, name) for name in (*REQUIRED_FLAGS, "timezone")
+    body.update({name: getattr(args, name) for name in (*REQUIRED_FLAGS, *OPTIONAL_FLAGS)
                     if getattr(args, name) is not None})
     nodes = {k: v for k, v in (("instance_type", args.instance_type), ("min_size", args.min),
                                ("desired_size", args.desired), ("max_size", args.max)) if v is not None}

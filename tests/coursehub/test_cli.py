@@ -211,7 +211,7 @@ def test_create_tries_again_after_a_network_error_with_the_same_idempotency_key(
 
 def test_create_without_a_file_needs_the_required_flags(local):
     code, _, err = run("create", "--course-id", "cs9", "--local", cwd=local[1])
-    assert code == 2 and "give a request file, or --domain, --term-end, --image-prefix, --acme-email" in err
+    assert code == 2 and "give a request file, or --domain, --term-end, --acme-email" in err
 
 
 def test_local_without_the_state_file_names_it(tmp_path):
