@@ -1,4 +1,5 @@
-"""Fakes of what the workflow steps talk to besides the hub table: EKS, EC2 subnets, EventBridge Scheduler, helm/kubectl.
+"""Fakes of what the workflow steps talk to besides the hub table: EKS, EC2 subnets, EventBridge Scheduler, ECR,
+helm/kubectl.
 
 Each keeps the state a test sets up or asserts on, answers with the shapes the real services give, and raises
 the errors the steps catch by name (``client.exceptions.X``) or match on (``KubeNotFound``).
@@ -223,6 +224,8 @@ class FakeRunner:
             return f"{manifest['kind'].lower()}/{manifest['metadata']['name']} serverside-applied"
         if args[0] == "delete":
             return ""
+        if args[0] == "patch":
+            return f"{args[1]}.apps/{args[2]} patched"
         raise NotImplementedError(args)
 
 
@@ -243,3 +246,75 @@ class FakeElb:
         (balancer,) = [b for b in self.balancers if b["LoadBalancerName"] == LoadBalancerName]
         balancer["HealthCheck"] = HealthCheck
         return {"HealthCheck": HealthCheck}
+
+
+class EcrErrors:
+    class TemplateAlreadyExistsException(_Error):
+        pass
+
+    class TemplateNotFoundException(_Error):
+        pass
+
+    class RepositoryNotFoundException(_Error):
+        pass
+
+
+class _Pages:
+    def __init__(self, pages: list[dict]):
+        self.pages = pages
+
+    def paginate(self, **_):
+        return iter(self.pages)
+
+
+class FakeEcr:
+    """One registry: creation templates by prefix, repositories by name, and the logins it gave (in order)."""
+
+    exceptions = EcrErrors
+
+    def __init__(self, account: str = "123456789012", region: str = "us-east-1"):
+        self.endpoint = f"https://{account}.dkr.ecr.{region}.amazonaws.com"
+        self.templates: dict[str, dict] = {}
+        self.repositories: list[str] = []
+        self.calls: list[tuple[str, str]] = []  # (operation, prefix or repository)
+        self.logins = 0
+
+    def create_repository_creation_template(self, **template):
+        self.calls.append(("create_repository_creation_template", template["prefix"]))
+        if template["prefix"] in self.templates:
+            raise EcrErrors.TemplateAlreadyExistsException(template["prefix"])
+        self.templates[template["prefix"]] = template
+
+    def update_repository_creation_template(self, **template):
+        self.calls.append(("update_repository_creation_template", template["prefix"]))
+        if template["prefix"] not in self.templates:
+            raise EcrErrors.TemplateNotFoundException(template["prefix"])
+        self.templates[template["prefix"]] = template
+
+    def delete_repository_creation_template(self, prefix):
+        self.calls.append(("delete_repository_creation_template", prefix))
+        if self.templates.pop(prefix, None) is None:
+            raise EcrErrors.TemplateNotFoundException(prefix)
+
+    def delete_repository(self, repositoryName, force):
+        self.calls.append(("delete_repository", repositoryName))
+        if repositoryName not in self.repositories or not force:
+            raise EcrErrors.RepositoryNotFoundException(repositoryName)
+        self.repositories.remove(repositoryName)
+
+    def get_authorization_token(self):
+        import base64
+        from datetime import datetime, timedelta, timezone
+
+        self.logins += 1
+        token = base64.b64encode(f"AWS:ecr-login-{self.logins}".encode()).decode()
+        return {"authorizationData": [{"authorizationToken": token, "proxyEndpoint": self.endpoint,
+                                       "expiresAt": datetime(2026, 12, 1, tzinfo=timezone.utc) + timedelta(hours=12)}]}
+
+    def get_paginator(self, operation):
+        if operation == "describe_repositories":
+            return _Pages([{"repositories": [{"repositoryName": name} for name in self.repositories[:1]]},
+                           {"repositories": [{"repositoryName": name} for name in self.repositories[1:]]}])
+        if operation == "describe_repository_creation_templates":
+            return _Pages([{"repositoryCreationTemplates": list(self.templates.values())}])
+        raise NotImplementedError(operation)

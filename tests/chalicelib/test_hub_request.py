@@ -159,3 +159,43 @@ def test_the_public_names_of_a_hub_are_its_domain_and_both_hosts_each_with_the_f
     named = HubRequest.parse({**GOOD, "domain": "Courses.Example.EDU.", "binder_host": "courses.example.edu",
                               "hub_host": "jupyter.courses.example.edu"}, LIMITS)
     assert named.public_names == {"courses.example.edu": "domain", "jupyter.courses.example.edu": "hub_host"}
+
+
+# -- the image registry ---------------------------------------------------------------------------------------------
+ECR = {k: v for k, v in GOOD.items() if k not in ("image_prefix", "dockerhub_secret_arn")}
+
+
+def test_without_a_dockerhub_prefix_a_hub_uses_the_stages_default_registry_and_ignores_its_dockerhub_account():
+    request = HubRequest.parse(ECR, LIMITS, {"registry": "ecr", "dockerhub_secret_arn": ARN})
+    assert (request.registry, request.image_prefix, request.dockerhub_secret_arn) == ("ecr", None, None)
+    assert (request.images_per_repository, request.archive_images) == (10, False)
+    assert HubRequest.parse(ECR, LIMITS).registry == "ecr"  # the model's default where no stage says otherwise
+
+
+def test_a_dockerhub_prefix_without_a_registry_asks_for_dockerhub_as_before_the_choice():
+    assert HubRequest.parse(GOOD, LIMITS, {"registry": "ecr"}).registry == "dockerhub"
+
+
+@pytest.mark.parametrize("data, field, message", [
+    ({**ECR, "registry": "dockerhub", "dockerhub_secret_arn": ARN}, "image_prefix", "required with registry"),
+    ({**ECR, "registry": "dockerhub", "image_prefix": "coursehub/cs101-"}, "dockerhub_secret_arn",
+     "required with registry"),
+    ({**GOOD, "registry": "ecr"}, "image_prefix", "is for registry 'dockerhub'"),
+    ({**ECR, "registry": "ecr", "dockerhub_secret_arn": ARN}, "dockerhub_secret_arn", "is for registry 'dockerhub'"),
+    ({**ECR, "registry": "quay"}, "registry", "Input should be 'ecr' or 'dockerhub'"),
+    ({**ECR, "images_per_repository": 0}, "images_per_repository", "greater than or equal to 1"),
+    ({**ECR, "archive_images": "yes"}, "archive_images", "valid boolean"),
+])
+def test_a_registry_field_that_does_not_fit_is_refused_naming_it(data, field, message):
+    assert message in errors(data)[field]
+
+
+def test_a_registry_the_stage_does_not_allow_is_refused():
+    found = errors({**ECR, "registry": "ecr"}, Limits(today=TODAY, registries=("dockerhub",)))
+    assert "registry 'ecr' is not allowed here; choose dockerhub" in found["registry"]
+
+
+def test_a_stored_request_from_before_the_choice_reads_as_dockerhub():
+    stored = HubRequest.parse(GOOD, LIMITS).model_dump(mode="json")
+    del stored["registry"], stored["images_per_repository"], stored["archive_images"]
+    assert HubRequest.stored(stored).registry == "dockerhub"

@@ -60,3 +60,15 @@ def test_nightly_scaling_is_two_crons_in_the_course_time_zone():
 def test_no_secret_value_is_planned_only_its_arn():
     planned = hub_schedules.plan("hub-cs101", request(), SETTINGS, NOW)
     assert planned[1].payload["slack_secret_arn"] == GOOD["slack_webhook_secret_arn"]
+
+
+def test_an_ecr_hub_renews_its_builds_login_every_6_hours_and_a_dockerhub_hub_has_no_such_schedule():
+    from tests.chalicelib.test_hub_request import ECR
+
+    ecr = HubRequest.stored({**ECR, "registry": "ecr", "timezone": "Europe/Berlin"})
+    (login,) = [s for s in hub_schedules.plan("hub-cs101", ecr, SETTINGS, NOW) if s.name == "hub-cs101-registry-login"]
+    assert (login.expression, login.target_arn, login.payload) == (
+        "rate(6 hours)", SETTINGS.registry_login_function_arn, {"hub_id": "hub-cs101"})
+    assert login.parameters(SETTINGS)["ActionAfterCompletion"] == "NONE"
+    assert "registry-login" not in {s.name.removeprefix("hub-cs101-") for s in hub_schedules.plan(
+        "hub-cs101", request(), SETTINGS, NOW)}

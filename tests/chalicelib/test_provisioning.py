@@ -374,3 +374,34 @@ class TestReadyAndSchedules:
         again = provisioning.schedule_lifecycle(scheduler, dynamodb, settings, hub("Schedule the hub's life"), NOW)
         assert again["schedules"] == ["hub-cs101-reminder", "hub-cs101-teardown"] and again["scaling"] == "always on"
         assert sorted(name for _, name in scheduler.schedules) == again["schedules"]
+
+
+class TestImageRegistry:
+    def test_an_ecr_hub_gets_its_creation_template_with_the_hubs_tags(self, dynamodb, settings, hub, record):
+        from tests.chalicelib.fakes import FakeEcr
+        from tests.chalicelib.test_hub_request import ECR
+
+        ecr, request = FakeEcr(), {**ecr_request_json(ECR), "images_per_repository": 4}
+        result = provisioning.prepare_registry(ecr, dynamodb, settings, {**hub("Prepare the image registry"),
+                                                                         "request": request})
+        assert result == {"registry": "ecr", "prefix": "coursehub-dev/cs101", "template": "created",
+                          "images_per_repository": 4}
+        template = ecr.templates["coursehub-dev/cs101"]
+        assert {t["Key"]: t["Value"] for t in template["resourceTags"]}["coursehub:hub"] == HUB
+        assert template["customRoleArn"] == settings.ecr_creation_role_arn
+        assert succeeded(record(), "Prepare the image registry", "ECR template coursehub-dev/cs101 created: "
+                         "repositories are created on push, keeping the newest 4 images")
+
+    def test_a_dockerhub_hub_has_nothing_to_prepare(self, dynamodb, settings, hub, record):
+        from tests.chalicelib.fakes import FakeEcr
+
+        ecr = FakeEcr()
+        result = provisioning.prepare_registry(ecr, dynamodb, settings, hub("Prepare the image registry"))
+        assert result == {"registry": "dockerhub", "image_prefix": "coursehub/cs101-"} and ecr.calls == []
+
+
+def ecr_request_json(data):
+    """``data`` as an ECR hub's request is stored."""
+    from chalicelib.hub_request import HubRequest
+
+    return HubRequest.stored({**data, "registry": "ecr"}).model_dump(mode="json")

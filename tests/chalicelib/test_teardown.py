@@ -252,3 +252,29 @@ class TestSchedulesAuditAndRetired:
         assert (stored["status"], stored["schedules"]) == ("RETIRED", {})
         assert stored["audit"] == {k: audit_result[k] for k in ("clean", "found", "cleaned", "remaining", "summary")}
         assert "Record the hub as retired" not in stored["steps"]  # it records the status, not a step
+
+
+class TestImageRepositories:
+    def test_an_ecr_hubs_repositories_go_or_stay_as_asked_and_the_summary_says_which(self, dynamodb, settings, hub,
+                                                                                     record):
+        from tests.chalicelib.fakes import FakeEcr
+        from tests.chalicelib.test_hub_request import ECR
+        from tests.chalicelib.test_provisioning import ecr_request_json
+
+        for archive, summary in ((True, "kept in ECR as asked (1): coursehub-dev/cs101/binder-a"),
+                                 (False, "1 ECR repository deleted, template already gone")):
+            ecr = FakeEcr()
+            ecr.repositories = ["coursehub-dev/cs101/binder-a"]
+            request = {**ecr_request_json(ECR), "archive_images": archive}
+            result = teardown.delete_registry(ecr, dynamodb, settings, {**hub("Delete the image repositories"),
+                                                                        "request": request})
+            assert result["summary"] == summary
+            assert ecr.repositories == (["coursehub-dev/cs101/binder-a"] if archive else [])
+            assert succeeded(record(), "Delete the image repositories", summary)
+
+    def test_a_dockerhub_hubs_images_are_not_ours_to_delete(self, dynamodb, settings, hub):
+        from tests.chalicelib.fakes import FakeEcr
+
+        ecr = FakeEcr()
+        result = teardown.delete_registry(ecr, dynamodb, settings, hub("Delete the image repositories"))
+        assert result["summary"] == "left on DockerHub under coursehub/cs101-" and ecr.calls == []
