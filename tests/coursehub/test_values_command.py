@@ -27,9 +27,27 @@ def test_binderhub_values_for_the_example_have_placeholders_for_secrets(tmp_path
     result = coursehub("values", request_file(tmp_path), "--chart", "binderhub")
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
-    assert printed["registry"]["password"] == "<from dockerhub_secret_arn>"
+    assert printed["registry"] == {"url": "https://ACCOUNT.dkr.ecr.REGION.amazonaws.com", "username": "AWS",
+                                   "password": "<ECR login, renewed every 6 hours>"}
+    assert printed["config"]["BinderHub"]["image_prefix"] == "ACCOUNT.dkr.ecr.REGION.amazonaws.com/coursehub-STAGE/cs101/"
     assert printed["config"]["GitHubRepoProvider"]["access_token"] == "<from github_token_secret_arn>"
     assert printed["ingress"]["hosts"] == ["binder.courses.example.edu"]
+    dockerhub = json.loads(coursehub("values", request_file(tmp_path, registry="dockerhub",
+                                                           image_prefix="coursehub/cs101-"),
+                                     "--chart", "binderhub").stdout)
+    assert dockerhub["registry"] == {"username": "<dockerhub-username>", "password": "<from dockerhub_secret_arn>"}
+
+
+def test_the_printed_ecr_values_render_with_the_real_binderhub_chart(tmp_path):
+    from coursehub.tools import tool_path
+    from coursehub_local.charts import chart_path
+
+    values = tmp_path / "values.json"
+    values.write_text(coursehub("values", request_file(tmp_path), "--chart", "binderhub").stdout)
+    rendered = subprocess.run([str(tool_path("helm")), "template", "binderhub", str(chart_path("binderhub")),
+                               "-f", str(values)], capture_output=True, text=True, timeout=60)
+    assert rendered.returncode == 0, rendered.stderr
+    assert "name: binder-build-docker-config" in rendered.stdout
 
 
 def test_every_chart_prints(tmp_path):

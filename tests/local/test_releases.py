@@ -9,6 +9,7 @@ import pytest
 from chalicelib import charts, values
 from chalicelib.errors import KubeCommandFailed, KubeNotFound
 from chalicelib.hub_request import HubRequest, Limits
+from chalicelib.image_registry import RegistryLogin
 from chalicelib.kube_session import cluster_session
 from chalicelib.releases import (apply_manifest, install_or_upgrade, recover_if_stuck,
                                  release_status, uninstall)
@@ -26,7 +27,8 @@ REQUEST = HubRequest.parse({
     "image_prefix": "coursehub/cs101-", "acme_email": "ops@example.edu", "cors_origin": "https://courses.example.edu",
     "dockerhub_secret_arn": ARN, "github_token_secret_arn": ARN, "slack_webhook_secret_arn": ARN,
 }, Limits(today=date(2026, 11, 27)))
-SECRETS = values.ChartSecrets("coursehub", "dockerhub-password-do-not-print", "ghp_do_not_print_0123456789abcdef")
+SECRETS = values.ChartSecrets(RegistryLogin("", "coursehub", "dockerhub-password-do-not-print"), "coursehub/cs101-",
+                              "ghp_do_not_print_0123456789abcdef")
 VALUES = values.binderhub_values(REQUEST, SECRETS)
 LOCAL_CHART = [str(chart_path("binderhub"))]
 RELEASE = "binderhub"
