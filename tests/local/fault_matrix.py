@@ -28,7 +28,7 @@ from chalicelib.handlers import _RETRIES
 from coursehub import statemachines, task_errors
 from coursehub_local import aws_calls, faults
 from tests.conftest import eventually
-from tests.local.test_provision_workflow import hub_request, report_delivered
+from tests.local.test_provision_workflow import ecr_request, report_delivered
 
 # The app's clients try each call this many times before the function sees the error (chalicelib/handlers), and
 # then fails with AwsTransientError, which the Task's Retry retries (coursehub/task_errors.py).
@@ -108,7 +108,7 @@ def clean_life(stack, api, course: str) -> tuple[list[aws_calls.Call], list[aws_
     """A hub created and retired through the API, no fault: the calls of its provisioning and of its teardown."""
     hub_id = f"hub-{course}"
     with aws_calls.watching() as provisioning:
-        answer = api.create(hub_request(stack, course))
+        answer = api.create(ecr_request(stack, course))
         assert answer.status == 202, answer.body
         described = run_end(stack, answer.body["execution_arn"])
     assert described["status"] == "SUCCEEDED", described.get("cause")

@@ -137,7 +137,7 @@ STRING_FIELDS = ("course_id", "domain", "binder_host", "hub_host", "hosted_zone_
                  "dockerhub_secret_arn", "nodes.instance_type", "chart_versions.binderhub", "scaling.down_at")
 NUMBER_FIELDS = ("nodes.min_size", "nodes.desired_size", "nodes.max_size", "culling.timeout", "culling.every",
                  "culling.max_age", "reminder_days")
-REQUIRED = ("course_id", "domain", "term_end", "image_prefix", "acme_email")
+REQUIRED = ("course_id", "domain", "term_end", "acme_email")
 NESTED_UNKNOWN = ("nodes.gpu", "culling.forever", "scaling.sunday", "chart_versions.jupyterhub")
 
 

@@ -10,7 +10,7 @@ import pytest
 from coursehub.api_client import ApiClient
 from coursehub_local import aws_calls
 from tests.local import fault_matrix as matrix
-from tests.local.test_provision_workflow import hub_request
+from tests.local.test_provision_workflow import ecr_request
 
 pytestmark = pytest.mark.fault_matrix  # make test-faults: a tier of its own (README)
 
@@ -19,7 +19,7 @@ def test_provisioning_denied_operation_by_operation_after_the_charts(stack):
     api = ApiClient.local(stack.details())
     began = time.monotonic()
     course = f"c{uuid.uuid4().hex[:6]}"
-    hub_id, request = f"hub-{course}", hub_request(stack, course)
+    hub_id, request = f"hub-{course}", ecr_request(stack, course)
     with aws_calls.watching() as provisioning:
         answer = api.create(request)
         assert answer.status == 202, answer.body

@@ -9,7 +9,7 @@ import pytest
 
 from coursehub.api_client import ApiClient
 from tests.local import fault_matrix as matrix
-from tests.local.test_provision_workflow import hub_request
+from tests.local.test_provision_workflow import ecr_request
 
 pytestmark = pytest.mark.fault_matrix  # make test-faults: a tier of its own (README)
 
@@ -25,7 +25,7 @@ def test_provisioning_denied_operation_by_operation_until_the_charts_then_a_thro
     assert len(before_charts) >= 10 and after_charts, (before_charts, after_charts)
     created_by, retried_by = matrix.api_operations(provisioning), matrix.api_operations(teardown)
     course = f"d{uuid.uuid4().hex[:6]}"
-    hub_id, request = f"hub-{course}", hub_request(stack, course)
+    hub_id, request = f"hub-{course}", ecr_request(stack, course)
 
     def launch(index, operation, cell):
         if index == 0 and operation not in created_by:

@@ -9,7 +9,7 @@ import pytest
 
 from coursehub.api_client import ApiClient
 from tests.local import fault_matrix as matrix
-from tests.local.test_provision_workflow import hub_request
+from tests.local.test_provision_workflow import ecr_request
 
 pytestmark = pytest.mark.fault_matrix  # make test-faults: a tier of its own (README)
 
@@ -27,7 +27,7 @@ def test_a_throttled_provisioning_then_the_teardown_denied_operation_by_operatio
             assert not matrix.is_transient(service, operation, "denied"), (service, operation)
     created_by, retired_by = matrix.api_operations(provisioning), matrix.api_operations(teardown)
     course = f"e{uuid.uuid4().hex[:6]}"
-    hub_id, request = f"hub-{course}", hub_request(stack, course)
+    hub_id, request = f"hub-{course}", ecr_request(stack, course)
 
     def create():
         if set(provision_ops) & created_by:  # the API's own calls would take some of the faults

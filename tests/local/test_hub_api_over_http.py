@@ -144,7 +144,7 @@ def test_a_hub_through_the_api_fails_is_retried_extended_resized_and_retired(sta
     assert ready["status"] == "READY", ready["error"]
     assert len(executions(stack, hub_id)) == 2
     assert ready["urls"]["binder"] == f"https://binder.{course}.courses.example.edu"
-    assert ready["progress"] == {"done": 15, "total": 15}
+    assert ready["progress"] == {"done": 16, "total": 16}
     assert [s["name"] for s in ready["steps"]][:2] == ["Create the cluster", "Check the cluster is active"]
     assert all(s["outcome"] == "SUCCEEDED" and s["duration_s"] >= 0 for s in ready["steps"])
     assert ready["steps"][0]["detail"] == "reused"  # the retry found the cluster the failed run made

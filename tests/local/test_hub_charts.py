@@ -58,7 +58,7 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
     stack.clock.advance(stack.config.eks.addon_create + timings.workload_ready)
     until(storage_addons.check, eks, name, errors=storage_addons.StorageAddonsNotReady)
 
-    secrets = hub_charts.chart_secrets(stack.client("secretsmanager"), request_)
+    secrets = hub_charts.chart_secrets(stack.client, request_, settings.stage)
     with cluster_session(eks, stack.client("sts"), name, bin_dir=settings.tools_dir,
                          timeout=settings.kube_timeout_seconds) as runner:
         installed = [hub_charts.install(runner, key, request_, chart_repository=settings.chart_repository,
