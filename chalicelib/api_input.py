@@ -43,6 +43,11 @@ def json_object(raw: bytes | None) -> dict:
         raise ApiError(400, "InvalidBody", "the body is nested too deeply", "body") from None
     if not isinstance(body, dict):
         raise ApiError(400, "InvalidBody", "the body must be a JSON object", "body")
+    try:  # "\ud800" is valid JSON text but no Unicode character (RFC 8259 section 8.2): nothing could store or echo it
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ApiError(400, "InvalidBody", "the body holds a string that is not valid Unicode (a lone surrogate "
+                       "escape such as \\ud800)", "body") from None
     return body
 
 

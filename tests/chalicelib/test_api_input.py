@@ -140,3 +140,11 @@ def test_a_hub_request_of_another_type_is_a_400_naming_the_field_not_a_converted
 def test_a_hub_id_is_exactly_the_pattern_without_a_trailing_newline():
     with pytest.raises(ApiError):
         api_input.hub_id("hub-cs101\n")
+
+
+def test_a_lone_surrogate_anywhere_in_the_body_is_refused_naming_the_body():
+    """JSON may escape one (\\ud800), but it is no Unicode character: pydantic, DynamoDB and logs cannot take it."""
+    with pytest.raises(ApiError) as refused:
+        api_input.json_object(b'{"course_id": "cs101", "kubernetes_version": "\\ud800"}')
+    assert (refused.value.status, refused.value.field) == (400, "body") and "lone surrogate" in str(refused.value)
+    assert api_input.json_object('{"course_id": "caf\\u00e9 \\ud83d\\ude00"}'.encode()) == {"course_id": "café 😀"}

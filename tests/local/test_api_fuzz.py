@@ -247,7 +247,17 @@ def test_a_request_with_a_broken_field_is_refused_naming_the_field(api, body, ke
     raw = json.dumps(body).encode()
     assume(not _accepted(raw))
     answer = send(api, "POST", "/hubs", "/hubs", raw=raw, headers={"Idempotency-Key": key} if key else {})
-    assert answer["status"] == 400 and answer["code"] == "InvalidRequest", answer
+    # A lone surrogate (HOSTILE_TEXT draws them) is refused for the whole body, before any field is read.
+    expected = "InvalidBody" if _lone_surrogate(json.loads(raw)) else "InvalidRequest"  # as the API decodes it
+    assert answer["status"] == 400 and answer["code"] == expected, answer
+
+
+def _lone_surrogate(body: dict) -> bool:
+    try:
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 @settings(FUZZ, max_examples=100)
