@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 
 import botocore.session
 from botocore.config import Config
@@ -57,8 +58,14 @@ def sample_input(shape, depth: int = 0):
 
 
 def params(service: str, operation: str) -> dict:
-    model = botocore.session.get_session().get_service_model(service).operation_model(operation)
+    model = _service_model(service).operation_model(operation)
     return sample_input(model.input_shape) if model.input_shape else {}
+
+
+@functools.cache
+def _service_model(service: str):
+    """Loaded once: a new session parses the service's JSON model again (a second for S3's)."""
+    return botocore.session.get_session().get_service_model(service)
 
 
 def call(client, operation: str, **overrides):

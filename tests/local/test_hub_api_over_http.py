@@ -11,8 +11,9 @@ from botocore.credentials import Credentials
 
 from chalicelib import hub_names
 from coursehub.api_client import ApiClient
+from coursehub_local import moto_patches
 from tests.conftest import eventually
-from test_provision_workflow import hub_request
+from test_provision_workflow import ecr_request, hub_request
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +124,7 @@ def test_concurrent_posts_with_one_idempotency_key_start_one_execution(stack, ap
 
 def test_a_hub_through_the_api_fails_is_retried_extended_resized_and_retired(stack, api):
     course = f"a{uuid.uuid4().hex[:6]}"
-    hub_id, body = f"hub-{course}", hub_request(stack, course)
+    hub_id, body = f"hub-{course}", ecr_request(stack, course)
     body["nodes"]["max_size"] = 3
     stack.faults.inject("eks", "CreateNodegroup", times=1, code="AccessDeniedException", status=403)
     created = api.create(body)
@@ -161,7 +162,7 @@ def test_a_hub_through_the_api_fails_is_retried_extended_resized_and_retired(sta
     assert scheduler.get_schedule(Name=f"{hub_id}-scale-down", GroupName=group)["ScheduleExpression"] == \
         "cron(0 21 ? * MON-FRI *)"
     assert set(extended.body["schedules"]) == {f"{hub_id}-{p}" for p in ("teardown", "reminder", "scale-down",
-                                                                        "scale-up")}
+                                                                        "scale-up", "registry-login")}
     eks = stack.client("eks")
     assert eventually(lambda: eks.describe_nodegroup(clusterName=hub_names.cluster_name(stack.config.stage, course),
                                                      nodegroupName="workers")[
@@ -170,7 +171,7 @@ def test_a_hub_through_the_api_fails_is_retried_extended_resized_and_retired(sta
     assert (refused.status, refused.body["field"]) == (400, "nodes.max_size")
     assert api.get(hub_id).body["request"]["nodes"]["max_size"] == 2  # the refused change lost nothing
     always_on = api.update(hub_id, {"scaling": None}).body
-    assert sorted(always_on["schedules"]) == [f"{hub_id}-reminder", f"{hub_id}-teardown"]
+    assert sorted(always_on["schedules"]) == [f"{hub_id}-registry-login", f"{hub_id}-reminder", f"{hub_id}-teardown"]
     assert [s["Name"] for s in scheduler.list_schedules(GroupName=group, NamePrefix=f"{hub_id}-scale")[
         "Schedules"]] == []
 
@@ -291,6 +292,10 @@ def test_no_secret_value_reaches_an_api_answer(stack, api):
     sm = stack.client("secretsmanager")
     secrets = [sm.get_secret_value(SecretId=arn)["SecretString"] for arn in stack.seeded.secrets.values()]
     values = [s for s in secrets if s] + ["local-dockerhub-password"]
+    account = stack.seeded.roles["lambda"].split(":")[4]
+    logins = list(moto_patches.ecr_registry(account, stack.config.region).tokens)  # every ECR login given out
+    assert logins, "the ECR hub of this file's first test got logins for its builds"
+    values += logins
     answers = [api.hubs(limit=100).body]
     answers += [api.get(hub["hub_id"]).body for hub in answers[0]["hubs"]]
     assert len(answers) > 1, "the other tests of this file left hubs to read"

@@ -33,7 +33,8 @@ def test_a_hub_lives_a_whole_term_and_leaves_nothing_behind(stack, hub_ids, capf
     hub_id, cluster = f"hub-{course}", f"coursehub-{stack.config.stage}-{course}"
     hub_ids.append(hub_id)
     local_now = stack.clock.now().astimezone(ZoneInfo(ZONE))  # earlier tests may have moved the clock on
-    down, up = local_now + timedelta(hours=8), local_now + timedelta(hours=10)  # well after provisioning
+    # Well after provisioning, which takes a few stack hours (more on a loaded machine: the clock runs 600 times faster).
+    down, up = local_now + timedelta(hours=20), local_now + timedelta(hours=22)
     request = {**ecr_request(stack, course), "timezone": ZONE, "reminder_days": 1,
                "term_end": (local_now.date() + timedelta(days=2)).isoformat(),
                "scaling": {"down_at": f"{down:%H:%M}", "up_at": f"{up:%H:%M}", "weekdays_only": False}}

@@ -130,7 +130,7 @@ def test_without_a_hosted_zone_the_records_go_to_slack_and_the_dns_wait_fails_by
 def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
     course = f"r{uuid.uuid4().hex[:6]}"
     hub_id = f"hub-{course}"
-    request = hub_request(stack, course)
+    request = ecr_request(stack, course)
     first, _ = provision(stack, hub_id, {**request, "domain": f"{course}.elsewhere.org"})
     assert first["status"] == "FAILED"  # stopped at DNS, after the cluster and the releases existed
     again, _ = provision(stack, hub_id, request)  # the admin fixed the domain and started the run again
@@ -142,6 +142,8 @@ def test_a_failed_run_started_again_reuses_what_exists_and_ends_ready(stack):
     assert record["status"] == "READY"
     assert record["steps"]["Create the cluster"]["detail"] == "reused"
     assert record["steps"]["Install BinderHub"]["detail"] == "binderhub revision 2"  # one revision more
+    assert record["steps"]["Prepare the image registry"]["detail"].startswith(
+        f"ECR template coursehub-{stack.config.stage}/{course} updated")
 
 
 def test_a_chart_version_the_repository_lacks_fails_the_binderhub_install_with_helms_message(stack):
