@@ -19,10 +19,13 @@ class NodeController:
 
     def __init__(self, ctx: ClusterContext):
         self.ctx = ctx
+        self._ec2 = None  # made at the first sync: a new boto3 client loads EC2's whole model again
 
     def sync(self) -> None:
         """Make instances and Nodes match each node group's desired size."""
-        ec2 = self.ctx.client("ec2")
+        if self._ec2 is None:
+            self._ec2 = self.ctx.client("ec2")
+        ec2 = self._ec2
         for nodegroup in list(self.ctx.cluster.nodegroups.values()):
             want = 0 if nodegroup.status in ("CREATING", "DELETING") else nodegroup.scaling_config.get("desiredSize", 0)
             running = self._instances(ec2, nodegroup.nodegroup_name)
