@@ -44,7 +44,7 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -m "not local_stack" $(PYTEST_ARGS)
 
-# The fault matrix: every AWS operation both workflows call, throttled and denied (74 cells), one file a process.
+# The fault matrix: every AWS operation both workflows call, throttled and denied (84 cells), one file a process.
 test-faults: setup
 	$(PY) -m pytest -n 3 --dist loadfile -m fault_matrix $(PYTEST_ARGS)
 

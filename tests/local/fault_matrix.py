@@ -256,7 +256,9 @@ def known_operations() -> dict[str, set[tuple[str, str]]]:
         "provision": {("eks", "CreateCluster"), ("eks", "CreateNodegroup"), ("eks", "CreateAddon"),
                       ("eks", "AssociateAccessPolicy"), ("route53", "ChangeResourceRecordSets"),
                       ("scheduler", "CreateSchedule"), ("dynamodb", "UpdateItem"),
-                      ("secretsmanager", "GetSecretValue")},
+                      ("secretsmanager", "GetSecretValue"), ("ecr", "CreateRepositoryCreationTemplate"),
+                      ("ecr", "GetAuthorizationToken")},
         "teardown": {("eks", "DeleteNodegroup"), ("eks", "DeleteCluster"), ("route53", "ChangeResourceRecordSets"),
-                     ("scheduler", "DeleteSchedule"), ("ec2", "DescribeVolumes"), ("dynamodb", "UpdateItem")},
+                     ("scheduler", "DeleteSchedule"), ("ec2", "DescribeVolumes"), ("dynamodb", "UpdateItem"),
+                     ("ecr", "DeleteRepositoryCreationTemplate"), ("ecr", "DescribeRepositories")},
     }
