@@ -9,6 +9,7 @@ import pytest
 from coursehub_local.ecr_push import RegistryRefusal, push_image
 from coursehub_local.stack import CREDENTIALS
 from tests.conftest import eventually
+from tests.local.cluster.test_cluster_api import active_cluster
 from tests.local.ecr_helpers import KEEP_FIVE, PULL_ONLY, docker_config, ecr, host, on_push, prefix  # noqa: F401
 
 
@@ -113,12 +114,9 @@ def test_the_longest_matching_prefix_applies_and_root_applies_to_the_rest(stack,
 
 
 # -- a push from inside a cluster ----------------------------------------------------------------------------------
-def active_cluster(stack):
-    eks = stack.client("eks")
-    name = f"e-{uuid.uuid4().hex[:8]}"
-    eks.create_cluster(name=name, roleArn=stack.seeded.roles["eks-cluster"],
-                       resourcesVpcConfig={"subnetIds": stack.seeded.subnet_ids})
-    stack.clock.advance(stack.config.eks.cluster_create)
+def cluster_with_api(stack):
+    """A cluster (tests/local/cluster/test_cluster_api.py) whose local Kubernetes API has started."""
+    name, _ = active_cluster(stack)
     eventually(lambda: name in stack.clusters.clusters)
     return name
 
@@ -131,7 +129,7 @@ def build_secret(config: dict) -> dict:
 
 
 def test_a_build_in_a_cluster_pushes_with_the_secret_while_its_token_is_current(stack, ecr, prefix):
-    cluster = active_cluster(stack)
+    cluster = cluster_with_api(stack)
     store = stack.clusters.server(cluster).store
     store.put_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "binderhub"}})
     on_push(ecr, prefix, resourceTags=[{"Key": "hub", "Value": cluster}])
