@@ -1,7 +1,6 @@
 """A docker push to ECR on the local stack: accepted with a current token, refused where ECR refuses it."""
 import base64
 import json
-import uuid
 
 import boto3
 import pytest
