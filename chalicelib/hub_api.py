@@ -60,8 +60,8 @@ def list_hubs(clients: Clients, settings: Settings, query: dict[str, str]) -> tu
 
 
 def update(clients: Clients, settings: Settings, hub: str, body: dict, now: datetime) -> tuple[int, dict]:
-    """Change the term end, scaling window, node sizes, reminder or archive_images of a READY hub (applied now) or a FAILED one
-    (used by the next retry)."""
+    """Change the term end, scaling window, node sizes, reminder or ``archive_images`` of a READY hub (applied now)
+    or a FAILED one (used by the next retry)."""
     changes = api_input.changes(body)
     record = _record(clients, settings, hub)
     if record["status"] not in ("READY", "FAILED"):

@@ -52,7 +52,7 @@ class Settings:
     term_horizon_days: int = 270
     allow_extended_support: bool = False  # Kubernetes versions past EKS standard support ($0.60/h, not $0.10/h)
     acme_staging_roots: str = DEFAULT_ACME_STAGING_ROOTS  # PEM file: the only roots a staging hub is verified against
-    registries: tuple[str, ...] = REGISTRIES  # what hubs may use; the first is the default (chalicelib/image_registry.py)
+    registries: tuple[str, ...] = REGISTRIES  # what hubs may use, the first the default (chalicelib/image_registry.py)
     dockerhub_secret_arn: str = ""
     github_token_secret_arn: str = ""
     # What the provisioning and lifecycle functions need from the deployment; checked when used (``require``).
@@ -144,7 +144,8 @@ class Settings:
         registries = listed("REGISTRIES") or cls.registries
         unknown = sorted(set(registries) - set(REGISTRIES))
         if unknown or len(set(registries)) != len(registries):
-            raise SettingsError(f"REGISTRIES lists each of {', '.join(REGISTRIES)} at most once: {text('REGISTRIES')!r}")
+            raise SettingsError(f"REGISTRIES lists each of {', '.join(REGISTRIES)} at most once: "
+                                f"{text('REGISTRIES')!r}")
         if repository and not repository.startswith(("https://", "http://")):
             raise SettingsError(f"CHART_REPOSITORY must be an http(s):// Helm repository URL: {repository!r}")
         return cls(
