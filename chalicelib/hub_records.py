@@ -199,12 +199,17 @@ def _item(record: dict) -> dict:
 
 
 def rerun(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
-    """Record a live hub (its names held) as PROVISIONING again; a RETIRED one is HubNotFound: it needs ``create``."""
+    """Record a live hub (its names held) as PROVISIONING again; a RETIRED one is HubNotFound: it needs ``create``.
+
+    So is a RETIRING one, which its teardown owns: a provisioning run stopped by a DELETE may still run its first
+    step after the teardown claimed the hub, and must not take the record back (``create`` then refuses it too).
+    """
     names = {"#status": "status", **{f"#f{i}": k for i, k in enumerate(fields)}}
-    values = {":provisioning": "PROVISIONING", ":retired": "RETIRED", ":now": now(),
+    values = {":provisioning": "PROVISIONING", ":retired": "RETIRED", ":retiring": "RETIRING", ":now": now(),
               **{f":v{i}": v for i, v in enumerate(fields.values())}}
     sets = ["#status = :provisioning", "updated_at = :now"] + [f"#f{i} = :v{i}" for i in range(len(fields))]
-    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values, "#status <> :retired")
+    _update(dynamodb, table, hub_id, "SET " + ", ".join(sets), names, values,
+            "#status <> :retired AND #status <> :retiring")
 
 
 def update(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:

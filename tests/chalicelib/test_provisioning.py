@@ -60,6 +60,16 @@ class TestRecordTheHub:
                                                                                             None, None)
         assert again["execution_arn"] is None
 
+    def test_a_stopped_runs_late_first_step_does_not_take_back_a_hub_its_teardown_claimed(self, dynamodb, settings,
+                                                                                         hub, record):
+        """A DELETE of a PROVISIONING hub claims it RETIRING and stops the run; on a loaded machine the run's first
+        Task may still run after that, and must not record the hub PROVISIONING again."""
+        hub_records.set_status(dynamodb, settings.hub_table_name, HUB, "RETIRING", execution_arn="teardown-run")
+        request = {**GOOD, "term_end": (date.today() + timedelta(days=60)).isoformat()}
+        with pytest.raises(hub_records.HubAlreadyExists):
+            provisioning.start(dynamodb, settings, {"hub_id": HUB, "request": request})
+        assert (record()["status"], record()["execution_arn"]) == ("RETIRING", "teardown-run")
+
     def test_a_request_the_stage_refuses_records_nothing(self, dynamodb, settings):
         with pytest.raises(ValidationError):
             provisioning.start(dynamodb, settings, {"hub_id": HUB, "request": {**GOOD, "term_end": "2001-01-01"}})

@@ -340,7 +340,8 @@ def test_a_live_hubs_names_are_refused_to_another_hub_until_it_is_retired(stack,
     again = api.call("POST", "/hubs", body=hub_request(stack, course_a, domain), check=False)
     assert (again.status, again.body["hub_id"]) == (409, hub_b)  # and now hub B's
     assert api.retire(hub_b).status == 202
-    assert until(api, hub_b, settled, timeout=180)["status"] == "RETIRED"
+    retired_b = until(api, hub_b, settled, timeout=180)
+    assert retired_b["status"] == "RETIRED", (retired_b["error"], [(s["name"], s["outcome"]) for s in retired_b["steps"]])
 
 
 def test_every_size_of_request_the_gateway_takes_or_refuses_gets_an_answer_in_the_error_shape(stack, api):
