@@ -82,13 +82,14 @@ def audit(clients: Clients, *, cluster: str, hub_id: str, stage: str, hosts: lis
 
 
 def find(clients: Clients, *, cluster: str, hub_id: str = "", hosts: Sequence[str] = (), zone_id: str | None = None,
-         schedule_group: str = "", stage: str = "", registry_prefix: str = "",
+         schedule_group: str = "", stage: str = "", registry_prefix: str = "", keep_images: bool = False,
          kinds: Sequence[str] = KINDS) -> dict[str, list[str]]:
     """Ids of what is still there, for each of ``kinds``; changes nothing."""
     if unknown := set(kinds) - set(KINDS):
         raise ValueError(f"unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     with _transient_errors_named():
-        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage, registry_prefix)
+        search = _Search(clients, cluster, hub_id, hosts, zone_id, schedule_group, stage, registry_prefix,
+                         keep_images)
         return {kind: list(getattr(search, kind)) for kind in kinds}
 
 

@@ -56,16 +56,16 @@ RELEASES = {
 def chart_secrets(clients: Any, request: HubRequest, stage: str) -> values.ChartSecrets:
     """The registry login (a fresh one from ECR, or DockerHub's JSON ``username``/``password`` read by ARN) and the
     GitHub token."""
+    secretsmanager = clients("secretsmanager")
     if request.registry == "ecr":
         login = image_registry.login(clients("ecr"))
         prefix = image_registry.ecr_image_prefix(login.host, stage, request.course_id)
     else:
-        secretsmanager = clients("secretsmanager")
         login = image_registry.RegistryLogin(
             "", read_secret(secretsmanager, request.dockerhub_secret_arn, key="username"),
             read_secret(secretsmanager, request.dockerhub_secret_arn, key="password"))
         prefix = request.image_prefix
-    return values.ChartSecrets(login, prefix, read_secret(clients("secretsmanager"), request.github_token_secret_arn))
+    return values.ChartSecrets(login, prefix, read_secret(secretsmanager, request.github_token_secret_arn))
 
 
 def install(runner: Runner, key: str, request: HubRequest, *, chart_repository: str | None,

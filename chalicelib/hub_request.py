@@ -260,11 +260,13 @@ class HubRequest(_Model):
         Without ``registry``, a request naming a DockerHub ``image_prefix`` asks for DockerHub (as every request did
         before the registry could be chosen); otherwise the stage's default registry applies.
         """
-        merged = {**(defaults or {}), **data} if isinstance(data, dict) else data
-        if isinstance(data, dict) and "registry" not in data and "image_prefix" in data:
-            merged["registry"] = "dockerhub"  # a DockerHub prefix and no registry: a request from before the choice
-        if isinstance(data, dict) and merged.get("registry") != "dockerhub" and "dockerhub_secret_arn" not in data:
-            merged.pop("dockerhub_secret_arn", None)  # the stage's DockerHub account serves only DockerHub hubs
+        merged = data
+        if isinstance(data, dict):
+            merged = {**(defaults or {}), **data}
+            if "registry" not in data and "image_prefix" in data:
+                merged["registry"] = "dockerhub"  # a DockerHub prefix and no registry: a request from before the choice
+            if merged.get("registry") != "dockerhub" and "dockerhub_secret_arn" not in data:
+                merged.pop("dockerhub_secret_arn", None)  # the stage's DockerHub account serves only DockerHub hubs
         return cls.model_validate(merged, context={"limits": limits})
 
     @classmethod

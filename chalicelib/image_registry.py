@@ -118,7 +118,9 @@ def docker_config_secret(registry: RegistryLogin, namespace: str) -> dict:
 def renew(runner: Any, registry: RegistryLogin, namespace: str, restarted_at: str) -> dict:
     """Write ``registry`` into the builds' Secret and restart BinderHub so that it reads it too.
 
-    The restart is ``kubectl rollout restart``'s: a new pod-template annotation, so the Deployment rolls.
+    The restart is ``kubectl rollout restart``'s pod-template annotation, set here to ``restarted_at``: the same
+    value again is no change, so a retried renewal does not fail as ``rollout restart`` does within a second of the
+    last restart ("if restart has already been triggered within the past second").
     """
     from chalicelib import releases
 
@@ -158,14 +160,3 @@ def remove(ecr: Any, prefix: str, keep_images: bool) -> dict:
             pass
     return {"prefix": prefix, "template": template_state, "kept": [], "deleted": names}
 
-
-def leftovers(ecr: Any, prefix: str, keep_images: bool) -> list[str]:
-    """What the hub left in ECR: its template, and its repositories unless they were kept on purpose."""
-    found = []
-    prefixes = [t["prefix"] for page in ecr.get_paginator("describe_repository_creation_templates").paginate(
-        prefixes=[prefix]) for t in page["repositoryCreationTemplates"]]
-    if prefix in prefixes:
-        found.append(f"ECR repository creation template {prefix}")
-    if not keep_images:
-        found += [f"ECR repository {name}" for name in repositories(ecr, prefix)]
-    return found

@@ -70,10 +70,6 @@ class ChartSecrets:
     image_prefix: str
     github_token: str
 
-    @property
-    def registry_password(self) -> str:
-        return self.registry.password
-
     @classmethod
     def placeholders(cls, request: HubRequest, stage: str = "STAGE") -> "ChartSecrets":
         """Printable stand-ins: the account's registry and the secrets are known only when the workflow runs."""

@@ -2,7 +2,7 @@
 import base64
 import json
 
-from chalicelib import image_registry
+from chalicelib import audit, image_registry
 from tests.chalicelib.fakes import FakeEcr, FakeRunner
 
 PREFIX = "coursehub-dev/cs101"
@@ -59,7 +59,7 @@ def test_a_teardown_deletes_the_template_first_then_the_hubs_repositories_only()
                       "deleted": [f"{PREFIX}/binder-a", f"{PREFIX}/binder-b"]}
     assert ecr.calls[1][0] == "delete_repository_creation_template"
     assert ecr.repositories == ["coursehub-dev/cs1010/binder-a", "other"]
-    assert image_registry.leftovers(ecr, PREFIX, keep_images=False) == []
+    assert left_in_ecr(ecr, keep_images=False) == {"ecr_templates": [], "ecr_repositories": []}
     again = image_registry.remove(ecr, PREFIX, keep_images=False)  # a retried step: all gone already
     assert (again["template"], again["deleted"]) == ("already gone", [])
 
@@ -70,5 +70,11 @@ def test_archived_images_stay_and_are_named_but_the_template_goes():
     ecr.repositories = [f"{PREFIX}/binder-a"]
     result = image_registry.remove(ecr, PREFIX, keep_images=True)
     assert (result["kept"], result["deleted"], ecr.repositories) == ([f"{PREFIX}/binder-a"], [], [f"{PREFIX}/binder-a"])
-    assert image_registry.leftovers(ecr, PREFIX, keep_images=True) == []
-    assert image_registry.leftovers(ecr, PREFIX, keep_images=False) == [f"ECR repository {PREFIX}/binder-a"]
+    assert left_in_ecr(ecr, keep_images=True) == {"ecr_templates": [], "ecr_repositories": []}
+    assert left_in_ecr(ecr, keep_images=False) == {"ecr_templates": [], "ecr_repositories": [f"{PREFIX}/binder-a"]}
+
+
+def left_in_ecr(ecr, keep_images):
+    """What the teardown's audit would find of the hub in ECR."""
+    return audit.find({"ecr": ecr}.get, cluster="coursehub-dev-cs101", registry_prefix=PREFIX,
+                      keep_images=keep_images, kinds=("ecr_templates", "ecr_repositories"))

@@ -89,10 +89,10 @@ def test_binderhub_values_carry_what_the_request_asks_for():
 
 def test_placeholders_replace_every_secret():
     printable = json.dumps(values.binderhub_values(REQUEST, values.ChartSecrets.placeholders(REQUEST)))
-    for secret in (SECRETS.registry_password, SECRETS.github_token):
+    for secret in (SECRETS.registry.password, SECRETS.github_token):
         assert secret not in printable
     printable = json.dumps(values.binderhub_values(ECR_REQUEST, values.ChartSecrets.placeholders(ECR_REQUEST, "dev")))
-    assert ECR_SECRETS.registry_password not in printable
+    assert ECR_SECRETS.registry.password not in printable
     assert "ACCOUNT.dkr.ecr.REGION.amazonaws.com/coursehub-dev/cs101/" in printable
 
 

@@ -65,7 +65,7 @@ def test_a_hub_comes_up_step_by_step_and_answers_over_verified_https(stack, requ
                                         secrets=secrets, tags=tags) for key in ("ingress", "cert_manager", "binderhub")]
         assert [i["release"] for i in installed] == ["nginx-ingress", "cert-manager", "binderhub"]
         assert all(i["revision"] == 1 for i in installed)
-        assert secrets.registry_password not in json.dumps(installed)
+        assert secrets.registry.password not in json.dumps(installed)
 
         stack.clock.advance(max(timings.load_balancer_ready, timings.workload_ready))
         service = until(lambda: load_balancer.hostname(hub_charts.ingress_service(runner)) and

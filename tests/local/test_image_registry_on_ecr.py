@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from chalicelib import hub_names, hub_records, image_registry
+from chalicelib import audit, hub_names, hub_records, image_registry
 from chalicelib.hub_request import HubRequest, Limits
 from coursehub_local.ecr_push import RegistryRefusal, push_image
 from tests.conftest import eventually
@@ -29,13 +29,19 @@ def test_a_retired_hubs_archived_repositories_stay_and_a_later_teardown_deletes_
     assert push("binder-x").created_repository
     kept = image_registry.remove(ecr, prefix, keep_images=True)
     assert (kept["template"], kept["kept"], kept["deleted"]) == ("deleted", [f"{prefix}/binder-x"], [])
-    assert image_registry.leftovers(ecr, prefix, keep_images=True) == []
+    assert left_in_ecr(stack, prefix, keep_images=True) == {"ecr_templates": [], "ecr_repositories": []}
     with pytest.raises(RegistryRefusal, match="name unknown"):  # no template: a new repository is not created
         push("binder-y")
     assert not push("binder-x").created_repository  # an archived repository still takes pushes
     deleted = image_registry.remove(ecr, prefix, keep_images=False)
     assert (deleted["template"], deleted["deleted"]) == ("already gone", [f"{prefix}/binder-x"])
-    assert image_registry.leftovers(ecr, prefix, keep_images=False) == []
+    assert left_in_ecr(stack, prefix, keep_images=False) == {"ecr_templates": [], "ecr_repositories": []}
+
+
+def left_in_ecr(stack, prefix, keep_images):
+    """What the teardown's audit would find of the hub in ECR."""
+    return audit.find(stack.client, cluster="coursehub-none", registry_prefix=prefix, keep_images=keep_images,
+                      kinds=("ecr_templates", "ecr_repositories"))
 
 
 def test_a_renewal_ecr_refuses_is_said_on_slack_and_raised_for_the_scheduler_to_retry(stack):

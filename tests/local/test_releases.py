@@ -120,7 +120,7 @@ def test_upgrades_make_new_revisions_and_one_left_pending_is_rolled_back_first(r
     assert (second["status"], second["revision"]) == ("deployed", 2)
     deployment = json.loads(runner.kubectl("get", "deployment", "binder", "--namespace", namespace, "-o", "json"))
     assert deployment["spec"]["replicas"] == 2
-    assert SECRETS.registry_password not in json.dumps(second)  # helm's values and manifests are left out
+    assert SECRETS.registry.password not in json.dumps(second)  # helm's values and manifests are left out
 
     leave_pending(runner, namespace, 3, "pending-upgrade")
     with pytest.raises(KubeCommandFailed, match="another operation"):  # what every later upgrade would meet
@@ -187,7 +187,7 @@ def test_values_the_chart_rejects_fail_without_revealing_the_secrets(runner, nam
         install_or_upgrade(runner, RELEASE, namespace, LOCAL_CHART, old_style, TIMEOUT_S)
     text = str(raised.value) + raised.value.command
     assert "cors" in text
-    assert SECRETS.registry_password not in text and SECRETS.github_token not in text
+    assert SECRETS.registry.password not in text and SECRETS.github_token not in text
     assert "--values" in raised.value.command
 
 
