@@ -8,7 +8,7 @@ from chalice import Chalice, IAMAuthorizer, Response
 from chalice.app import Request
 
 from chalicelib import aws_retry, handlers
-from chalicelib.handlers import aws, events, now, provisioning_tasks, settings, teardown_tasks
+from chalicelib.handlers import aws, events, launch_check_tasks, now, provisioning_tasks, settings, teardown_tasks
 
 app = Chalice(app_name="coursehub", configure_logs=False)  # Powertools formats the "coursehub" logger
 logger = Logger()  # service name and level come from POWERTOOLS_* variables
@@ -54,6 +54,7 @@ def api_error_shape(event, get_response):
 app.register_blueprint(events.blueprint)
 app.register_blueprint(provisioning_tasks.blueprint)
 app.register_blueprint(teardown_tasks.blueprint)
+app.register_blueprint(launch_check_tasks.blueprint)
 # Lambda runs each as app.<name>: the Blueprints' import name is "app" (chalicelib/handlers/__init__.py says why).
 from chalicelib.handlers.events import (  # noqa: E402,F401
     notify_slack, renew_registry_login, report_execution_end, scale_hub)
@@ -65,6 +66,9 @@ from chalicelib.handlers.teardown_tasks import (  # noqa: E402,F401
     audit_hub, check_cluster_deleted, check_node_ready, check_nodegroup_deleted, check_released, delete_cluster,
     delete_dns, delete_nodegroup, delete_registry, delete_schedules, teardown_retired, teardown_start,
     uninstall_releases, wake_nodegroup)
+from chalicelib.handlers.launch_check_tasks import (  # noqa: E402,F401
+    check_test_output, check_test_server, record_launch_check, run_test_cell, start_test_build, start_test_kernel,
+    stop_test_server)
 
 
 # The REST API: every route behind IAM (callers sign with SigV4); chalicelib.hub_api does the work, with what
@@ -111,6 +115,12 @@ def retire_hub(hub_id):
 def retry_hub(hub_id):
     """Start a FAILED hub's workflow again."""
     return _answer(lambda api, read: api.retry(aws, settings(), read.hub_id(hub_id), _caller(), now()))
+
+
+@app.route("/hubs/{hub_id}/check", methods=["POST"], authorizer=iam)
+def check_hub(hub_id):
+    """Launch the hub's test repository as a student would (202); the result goes on the hub and to Slack."""
+    return _answer(lambda api, read: api.check(aws, settings(), read.hub_id(hub_id), _caller(), now()))
 
 
 def _answer(work) -> Response:

@@ -107,6 +107,24 @@ class RegistryLogin(_Answer):
     expires_at: str
 
 
+class LaunchCheck(_Answer):
+    """The last launch check: a test repository built, launched and a cell run, as a student would."""
+
+    status: Literal["RUNNING", "PASSED", "FAILED"]
+    purpose: Literal["provisioning", "on demand", "morning"]
+    repository: str
+    phase: str = Field(description="build, push, schedule, connect or execute (where it is or failed); done")
+    started_at: str
+    ended_at: str | SkipJsonSchema[None] = _absent("when it ended (ISO 8601); absent while it runs")
+    time_to_first_output_seconds: float | None | SkipJsonSchema[None] = _absent(
+        "from the build request to the cell's first output, as the check saw it; absent until it passed")
+    output: str | None | SkipJsonSchema[None] = _absent("what the cell printed")
+    error: str | SkipJsonSchema[None] = _absent("a failed check's error name")
+    cause: str | SkipJsonSchema[None] = _absent("a failed check's cause, from BinderHub's event stream or the kernel")
+    detail: str | SkipJsonSchema[None] = _absent("what a running check saw last")
+    execution_arn: str | None | SkipJsonSchema[None] = _absent("the check's run")
+
+
 class Failure(_Answer):
     """Why the last workflow run failed."""
 
@@ -135,6 +153,7 @@ class Hub(Summary):
     schedules: dict[str, Schedule] | Annotated[list[Any], Field(max_length=0)] = Field(
         description="by schedule name; an empty list before any schedule exists")
     registry_login: RegistryLogin | None = Field(description="an ECR hub's; null before its first renewal")
+    launch_check: LaunchCheck | None = Field(description="the last launch check; null before the first")
     error: Failure | None
     audit: Audit | None
     execution_arn: str | None

@@ -10,7 +10,8 @@ from chalicelib import slack_blocks
 
 # The steps every run of a workflow records on the hub, in order: the Tasks of statemachine/<workflow>.asl.json
 # that pass their state name as ``step`` (tests/chalicelib/test_api_views.py holds this list to the ASL).
-# "Check DNS resolves" runs only when no hosted zone serves the domain, so it is not counted.
+# "Check DNS resolves" runs only when no hosted zone serves the domain, and "Launch a test repository" only when the
+# request's launch test is enabled, so they are not counted.
 STEPS = {
     "provision": ("Create the cluster", "Check the cluster is active", "Create the node group",
                   "Check the node group is active", "Create the storage add-ons",
@@ -23,7 +24,7 @@ STEPS = {
                  "Check the node group is deleted", "Delete the cluster", "Check the cluster is deleted",
                  "Delete the schedules", "Delete the image repositories", "Audit what is left"),
 }
-OPTIONAL_STEPS = {"provision": ("Check DNS resolves",), "teardown": ()}
+OPTIONAL_STEPS = {"provision": ("Check DNS resolves", "Launch a test repository"), "teardown": ()}
 
 
 def view(record: dict) -> dict:
@@ -41,6 +42,7 @@ def view(record: dict) -> dict:
         "scale": record.get("scale"),
         "schedules": record.get("schedules") or {},
         "registry_login": record.get("registry_login"),  # an ECR hub's: when its builds' login was renewed, expires
+        "launch_check": record.get("launch_check"),  # the last check that a student can launch and run a cell
         "error": record.get("error"),
         "audit": record.get("audit"),
         "execution_arn": execution,

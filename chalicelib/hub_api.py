@@ -1,4 +1,4 @@
-"""The REST API's work: create, list, read, change, retire and retry hubs. ``app.py`` routes call these.
+"""The REST API's work: create, list, read, change, retire, retry and check hubs. ``app.py`` routes call these.
 
 Every function receives its clients (``clients(service)``), the settings and
 what the route read from the request (checked by ``api_input``), and returns
@@ -116,6 +116,22 @@ def retry(clients: Clients, settings: Settings, hub: str, caller: str, now: date
         return 202, view(_record(clients, settings, hub))
     workflow_runs.start(clients, settings, hub, "provision", execution, {"hub_id": hub, "request": accepted},
                         accepted)
+    return 202, view(_record(clients, settings, hub))
+
+
+def check(clients: Clients, settings: Settings, hub: str, caller: str, now: datetime) -> tuple[int, dict]:
+    """Launch the hub's test repository as a student would (202): the result goes on the record
+    (``launch_check``) and to Slack. A check already running is answered as it is."""
+    from chalicelib import launch_check
+
+    record = _record(clients, settings, hub)
+    if record["status"] != "READY":
+        raise ApiError(409, "HubNotReady", f"hub {hub} is {record['status']}; only a READY hub can be checked",
+                       hub_status=record["status"])
+    try:
+        launch_check.start_run(clients("stepfunctions"), clients("dynamodb"), settings, record, "on demand", now)
+    except launch_check.LaunchCheckNotStarted as error:
+        raise ApiError(503, "CheckNotStarted", f"{error}; try again") from None
     return 202, view(_record(clients, settings, hub))
 
 

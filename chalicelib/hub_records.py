@@ -24,7 +24,24 @@ from chalicelib.errors import CourseHubError
 
 STATUSES = ("PROVISIONING", "READY", "FAILED", "RETIRING", "RETIRED")
 HUB_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,47}$")  # short enough for "<hub id>-<purpose>" schedule names
-_serialize = TypeSerializer().serialize
+_serializer = TypeSerializer()
+
+
+def _serialize(value: Any) -> dict:
+    """A DynamoDB attribute value; floats become Decimals (boto3 refuses floats: they may lose precision)."""
+    return _serializer.serialize(_decimals(value))
+
+
+def _decimals(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(str(value))
+    if isinstance(value, dict):
+        return {k: _decimals(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decimals(v) for v in value]
+    return value
+
+
 _deserialize = TypeDeserializer().deserialize
 
 
@@ -115,6 +132,47 @@ def _claim(table: str, name: str, hub_id: str, generation: str, seen: dict | Non
         put.update(ConditionExpression="#generation = :seen", ExpressionAttributeNames={"#generation": "generation"},
                    ExpressionAttributeValues={":seen": {"S": seen["generation"]}})
     return {"Put": put}
+
+
+TEST_SERVER = "test-server:"  # the launch check's server: its URL, token and kernel, while it runs
+
+
+def put_test_server(dynamodb: Any, table: str, hub_id: str, server: dict) -> None:
+    """Keep the launch check's server (url, token, kernel_id) apart from the record, which the API shows."""
+    dynamodb.put_item(TableName=table, Item=_item({"hub_id": TEST_SERVER + hub_id, **server, "updated_at": now()}))
+
+
+def get_test_server(dynamodb: Any, table: str, hub_id: str) -> dict | None:
+    found = dynamodb.get_item(TableName=table, Key={"hub_id": {"S": TEST_SERVER + hub_id}},
+                              ConsistentRead=True).get("Item")
+    return {k: _plain(_deserialize(v)) for k, v in found.items()} if found else None
+
+
+def delete_test_server(dynamodb: Any, table: str, hub_id: str) -> None:
+    dynamodb.delete_item(TableName=table, Key={"hub_id": {"S": TEST_SERVER + hub_id}})
+
+
+def update_launch_check(dynamodb: Any, table: str, hub_id: str, **fields: Any) -> None:
+    """Set fields of the hub's running launch check (its phase, what it last saw)."""
+    names = {"#c": "launch_check", **{f"#f{i}": k for i, k in enumerate(fields)}}
+    values = {":now": now(), **{f":v{i}": v for i, v in enumerate(fields.values())}}
+    sets = ", ".join(["updated_at = :now"] + [f"#c.#f{i} = :v{i}" for i in range(len(fields))])
+    _update(dynamodb, table, hub_id, f"SET {sets}", names, values, condition="attribute_exists(#c)")
+
+
+def claim_launch_check(dynamodb: Any, table: str, hub_id: str, check: dict, seen: dict | None) -> bool:
+    """Record ``check`` as the hub's launch check while the hub is READY and its last check is still ``seen`` (None:
+    it has none); False if the hub is not READY or another request changed the check first."""
+    values = {":check": check, ":now": now(), ":ready": "READY"}
+    condition = "#status = :ready AND " + ("#check = :seen" if seen is not None else "attribute_not_exists(#check)")
+    if seen is not None:
+        values[":seen"] = seen
+    try:
+        _update(dynamodb, table, hub_id, "SET #check = :check, updated_at = :now",
+                {"#check": "launch_check", "#status": "status"}, values, condition)
+    except HubNotFound:
+        return False
+    return True
 
 
 def get(dynamodb: Any, table: str, hub_id: str) -> dict:

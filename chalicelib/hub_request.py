@@ -111,6 +111,20 @@ class ScalingWindow(_Model):
         return self
 
 
+class LaunchTest(_Model):
+    """The repository the launch check builds and launches, the cell it runs and what the cell must print.
+
+    The default is the tiny repository mybinder.org's deployment checks launch (binderhub-ci-repos)."""
+
+    enabled: bool = Field(True, description="run the check while provisioning and after each morning scale-up")
+    repository: str = Field("gh/binderhub-ci-repos/cached-minimal-dockerfile/HEAD", max_length=255,
+                            pattern=r"^(gh/[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+|gl/[A-Za-z0-9_.%-]+|git/[A-Za-z0-9_.%~-]+)"
+                                    r"/[A-Za-z0-9_.%/-]+$",
+                            description="BinderHub's provider/spec, as in a launch link: gh/<owner>/<repo>/<ref>")
+    code: str = Field("print(6 * 7)", min_length=1, max_length=2000, description="the cell the check runs")
+    expected_output: str = Field("42", max_length=200, description="text the cell's output must contain")
+
+
 class ChartVersions(_Model):
     """Pinned chart versions; never "latest"."""
 
@@ -143,6 +157,7 @@ class HubRequest(_Model):
     chart_versions: ChartVersions = ChartVersions()
     culling: Culling = Culling()
     cors_origin: str = "*"
+    launch_test: LaunchTest = Field(LaunchTest(), description="READY means this repository launched and ran a cell")
     image_builder: Literal["dind", "pink"] = "dind"
     registry: Literal["ecr", "dockerhub"] = Field(
         "ecr", description="where built images go: the account's Amazon ECR (no password; the stage's default where "

@@ -17,6 +17,20 @@ from chalicelib.settings import Settings
 DIRECTIONS = ("down", "up")
 
 
+def _morning_check(sfn: Any, dynamodb: Any, settings: Settings, record: dict, request: HubRequest,
+                   now: datetime) -> str:
+    """Start the launch check after a scale-up; what the Slack message says of it."""
+    if not request.launch_test.enabled:
+        return ""
+    from chalicelib import launch_check
+
+    try:
+        launch_check.start_run(sfn, dynamodb, settings, record, "morning", now)
+    except launch_check.LaunchCheckNotStarted as error:
+        return f" The launch check was not started: {error}"
+    return f" Once the nodes are back, a test launch of {request.launch_test.repository} checks it."
+
+
 def parse_event(event: Any) -> tuple[str, str]:
     """``(hub_id, direction)`` from a schedule's payload."""
     hub_id = steps.hub_id_of(event)
@@ -52,8 +66,11 @@ def apply(eks: Any, cluster: str, request: HubRequest, direction: str, now: date
             "max_size": wanted["maxSize"], "at": now.isoformat(timespec="seconds")}
 
 
-def scale(eks: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime) -> dict:
-    """Scale the hub's node group; returns what happened and the Slack message (text and blocks) to post."""
+def scale(eks: Any, sfn: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime) -> dict:
+    """Scale the hub's node group; returns what happened and the Slack message (text and blocks) to post.
+
+    A scale-up also starts the hub's launch check (if its request enables it), which waits for the nodes: the
+    course learns before class whether a student can launch and run a cell."""
     hub_id, direction = parse_event(event)
     record = hub_records.get(dynamodb, settings.hub_table_name, hub_id)
     request = HubRequest.stored(record["request"])
@@ -70,7 +87,7 @@ def scale(eks: Any, dynamodb: Any, settings: Settings, event: Any, now: datetime
                 f"({request.timezone}).")
     else:
         text = (f"The BinderHub of course {request.course_id} is scaling up to {scale_record['desired_size']} "
-                f"node(s): https://{request.binder}")
+                f"node(s): https://{request.binder}.{_morning_check(sfn, dynamodb, settings, record, request, now)}")
     urls = {"binder": f"https://{request.binder}"} if direction == "up" else None
     return {"scaled": True, "hub_id": hub_id, "direction": direction, "scale": scale_record, "text": text,
             "slack_secret_arn": request.slack_webhook_secret_arn,

@@ -24,7 +24,8 @@ _SCHEDULES = ("schedule_group", "scheduler_role_arn", "teardown_state_machine_ar
 # The settings a function cannot work without, beyond the three every function needs; by its Chalice name.
 FUNCTION_NEEDS: dict[str, tuple[str, ...]] = {
     "api_handler": ("provision_state_machine_arn", "teardown_state_machine_arn", "idempotency_table_name",
-                    *_SCHEDULES),  # a PATCH replaces the hub's schedules
+                    "launch_check_state_machine_arn", *_SCHEDULES),  # a PATCH replaces the hub's schedules
+    "scale_hub": ("launch_check_state_machine_arn",),  # the morning scale-up checks a launch
     "create_cluster": ("cluster_role_arn", "subnet_ids"),
     "create_nodegroup": ("node_role_arn", "kube_role_arns", "subnet_ids"),
     "create_storage_addons": ("ebs_csi_role_arn",),
@@ -70,6 +71,15 @@ class Settings:
     scale_function_arn: str = ""
     notify_function_arn: str = ""
     registry_login_function_arn: str = ""  # renews the ECR login of a hub's image builds (its schedule's target)
+    launch_check_state_machine_arn: str = ""  # launches a test repository (on demand, after the morning scale-up)
+    # How the launch check reads BinderHub's event stream (chalicelib/binder_stream.py): one read's window while the
+    # image builds, the longest silence (BinderHub writes every 25 s), the launch's bound, the look for the
+    # stream's end after ready; and how long it listens on the kernel's WebSocket per call.
+    launch_stream_window_seconds: float = 20.0
+    launch_stream_idle_seconds: float = 40.0
+    launch_seconds: float = 600.0
+    launch_stream_end_peek_seconds: float = 1.0
+    kernel_listen_seconds: float = 2.0
 
     def require(self, *names: str) -> None:
         """Raise SettingsError naming the first of ``names`` that the deployment did not provide."""
@@ -134,6 +144,11 @@ class Settings:
                               " (a Lambda runs 15 minutes at most)")
         max_nodes = number("MAX_NODES_PER_HUB", cls.max_nodes_per_hub, 1, 450, " (EKS allows 450 nodes per node group)")
         horizon = number("TERM_HORIZON_DAYS", cls.term_horizon_days, 1, 730)
+        window = number("LAUNCH_STREAM_WINDOW_SECONDS", cls.launch_stream_window_seconds, 0.01, 120)
+        idle = number("LAUNCH_STREAM_IDLE_SECONDS", cls.launch_stream_idle_seconds, 0.01, 300)
+        launch = number("LAUNCH_SECONDS", cls.launch_seconds, 0.1, 780, " (within a Lambda's 15 minutes)")
+        end_peek = number("LAUNCH_STREAM_END_PEEK_SECONDS", cls.launch_stream_end_peek_seconds, 0.001, 30)
+        listen = number("KERNEL_LISTEN_SECONDS", cls.kernel_listen_seconds, 0.01, 30)
         repository = text("CHART_REPOSITORY") or None
         staging_roots = text("ACME_STAGING_ROOTS") or cls.acme_staging_roots
         if not os.path.isfile(staging_roots):
@@ -178,4 +193,10 @@ class Settings:
             scale_function_arn=text("SCALE_FUNCTION_ARN"),
             notify_function_arn=text("NOTIFY_FUNCTION_ARN"),
             registry_login_function_arn=text("REGISTRY_LOGIN_FUNCTION_ARN"),
+            launch_check_state_machine_arn=text("LAUNCH_CHECK_STATE_MACHINE_ARN"),
+            launch_stream_window_seconds=window,
+            launch_stream_idle_seconds=idle,
+            launch_seconds=launch,
+            launch_stream_end_peek_seconds=end_peek,
+            kernel_listen_seconds=listen,
         )

@@ -15,6 +15,7 @@ OUTCOMES = {
     "progress": ":hourglass_flowing_sand: in progress",
     "action_needed": ":warning: action needed",
     "ready": ":white_check_mark: ready",
+    "passed": ":white_check_mark: passed",
     "failed": ":x: failed",
     "aborted": ":octagonal_sign: aborted",
     "timed_out": ":alarm_clock: timed out",

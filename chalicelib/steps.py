@@ -168,7 +168,7 @@ def record_failure(dynamodb: Any, sfn: Any, settings: Settings, event: dict) -> 
     A record DynamoDB refuses to read or write (access denied, say) is announced all the same, with the original
     cause and ``record_note`` saying so: the API finds the run's end from Step Functions.
     """
-    error = event.get("error") or {}
+    error = nested_failure(event.get("error") or {})
     cause = cause_text(error)
     summary = {"error": error.get("Error", "States.Unknown"), "cause": cause, "record_note": ""}
     first = FIRST_STATES.get(event.get("workflow"), FIRST_STATES["provision"])
@@ -222,6 +222,19 @@ def _failed_state(sfn: Any, execution: str | None) -> str | None:
         logger.warning("the run's history could not be read; the step is the record's",
                        extra={"cause": str(refused)[:300]})
         return None
+
+
+def nested_failure(error: dict) -> dict:
+    """A failed child run's own error and cause: a Task that runs another workflow and waits for it (``.sync``)
+    fails with States.TaskFailed and the child's DescribeExecution, in PascalCase, as the cause
+    (https://docs.aws.amazon.com/step-functions/latest/dg/connect-stepfunctions.html)."""
+    try:
+        child = json.loads(error.get("Cause") or "")
+    except ValueError:
+        return error
+    if isinstance(child, dict) and "ExecutionArn" in child and child.get("Status") in ("FAILED", "TIMED_OUT", "ABORTED"):
+        return {"Error": child.get("Error") or child["Status"], "Cause": child.get("Cause") or child["Status"]}
+    return error
 
 
 def cause_text(error: dict) -> str:

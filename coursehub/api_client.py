@@ -82,6 +82,9 @@ class ApiClient:
     def retry(self, hub_id: str) -> Answer:
         return self.call("POST", f"/hubs/{quote(hub_id, safe='')}/retry")
 
+    def check(self, hub_id: str) -> Answer:
+        return self.call("POST", f"/hubs/{quote(hub_id, safe='')}/check")
+
     # HTTP.
 
     def call(self, method: str, path: str, *, body: Any = None, headers: dict | None = None,

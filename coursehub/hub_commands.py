@@ -1,4 +1,4 @@
-"""The ``coursehub`` commands that call the REST API: create, status, list, extend, scale, retire, retry.
+"""The ``coursehub`` commands that call the REST API: create, status, list, extend, scale, retire, retry, check.
 
 Each signs its requests (``coursehub.api_client``) for the API at ``--api-url``
 (or ``COURSEHUB_API_URL``), or for the local stack's with ``--local``. An answer
@@ -59,6 +59,10 @@ def add_commands(commands: argparse._SubParsersAction) -> None:
         parser = command(name, run, text)
         parser.add_argument("hub_id")
         arguments.watch_options(parser)
+
+    check = command("check", _check, "launch the hub's test repository and run a cell, as a student would")
+    check.add_argument("hub_id")
+    arguments.watch_options(check)
 
 
 def client(args: argparse.Namespace) -> ApiClient:
@@ -160,6 +164,33 @@ def _retry(api: ApiClient, args: argparse.Namespace) -> int:
     if not args.json:
         print(f"{hub['hub_id']}: {hub.get('workflow', 'provision')} started again ({hub['status']})")
     return _follow_or_show(api, args, hub, show=lambda: None)
+
+
+def _check(api: ApiClient, args: argparse.Namespace) -> int:
+    """Start the launch check; with --watch, follow it to its end (exit 1 unless it passed)."""
+    hub = api.check(args.hub_id).body
+    if not getattr(args, "watch", False):
+        print(json.dumps(hub, indent=2) if args.json else f"{hub['hub_id']}: launch check started; "
+              f"{hub_text.launch_check(hub.get('launch_check') or {})}")
+        return 0
+    started = (hub.get("launch_check") or {}).get("execution_arn")
+    deadline, said = time.monotonic() + args.timeout, None
+    while True:
+        check = hub.get("launch_check") or {}
+        line = hub_text.launch_check(check)
+        if line != said and not args.json:
+            print(f"  {line}")
+            said = line
+        if check.get("execution_arn") == started and check.get("status") in ("PASSED", "FAILED"):
+            break
+        if time.monotonic() > deadline:
+            print(f"coursehub check: no result after {args.timeout:g} s; the check goes on", file=sys.stderr)
+            return 1
+        time.sleep(args.interval)
+        hub = api.get(args.hub_id).body
+    if args.json:
+        print(json.dumps(hub, indent=2))
+    return 0 if check.get("status") == "PASSED" else 1
 
 
 def _follow_or_show(api: ApiClient, args: argparse.Namespace, hub: dict, show: Callable[[], None]) -> int:

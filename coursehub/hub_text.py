@@ -20,6 +20,8 @@ def hub(view: dict) -> list[str]:
     lines.append(f"  {'scaling':<10} {scaling(view)}")
     for name, schedule in _schedules(view.get("schedules")):
         lines.append(f"  {'schedule':<10} {name}: {schedule.get('expression')} {schedule.get('timezone', '')}".rstrip())
+    if view.get("launch_check"):
+        lines.append(f"  {'launch':<10} {launch_check(view['launch_check'])}")
     if view.get("error"):
         lines.append(f"  {'error':<10} {failure(view)}")
     if view.get("audit"):
@@ -33,6 +35,19 @@ def hub(view: dict) -> list[str]:
             detail = f"  {step['detail']}" if step.get("detail") else ""
             lines.append(f"    {step['outcome']:<9} {step['name']}{took}{detail}")
     return lines
+
+
+def launch_check(check: dict) -> str:
+    """The last launch check in a line: passed with the time to first output, failed with phase and cause, or where
+    it is."""
+    what = f"{check.get('repository')} ({check.get('purpose')}, {check.get('started_at')})"
+    if check.get("status") == "PASSED":
+        seconds = check.get("time_to_first_output_seconds")
+        first = "unknown" if seconds is None else f"{seconds:g} s"
+        return f"PASSED: first output after {first}, {what}"
+    if check.get("status") == "FAILED":
+        return f"FAILED at {check.get('phase')}: {check.get('cause')}, {what}"
+    return f"RUNNING: {check.get('phase')}" + (f" ({check['detail']})" if check.get("detail") else "") + f", {what}"
 
 
 def nodes(view: dict) -> str:

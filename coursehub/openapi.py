@@ -22,7 +22,7 @@ SCHEMAS = "#/components/schemas/"
 SIGV4 = {"type": "apiKey", "name": "Authorization", "in": "header", "x-amazon-apigateway-authtype": "awsSigv4",
          "description": "AWS Signature Version 4 (service execute-api) with IAM credentials allowed to invoke the API"}
 DESCRIPTION = """\
-Provision, list, change, retire and retry course BinderHubs. Every request is signed with SigV4 (IAM
+Provision, list, change, retire, retry and check course BinderHubs. Every request is signed with SigV4 (IAM
 authorization); API Gateway refuses an unsigned or badly signed one with 403. Every answer other than 2xx has the
 body `{"code", "message"}`, with `field` naming the body field, path or query parameter or header at fault where
 one is. A hub's id is `hub-<course id>`: a course has one live hub at a time, and a domain and each host name
@@ -78,6 +78,10 @@ def operations() -> dict[tuple[str, str], Operation]:
             {202: "the failed workflow started again"},
             {**hub_errors, 400: ("InvalidHubId", "InvalidRequest"), 409: ("HubNotFailed",),
              503: ("WorkflowNotStarted",)}),
+        ("POST", "/hubs/{hub_id}/check"): Operation(
+            {202: "the launch check started (or the one already running): the hub's launch_check shows it, and its "
+                  "result goes to Slack"},
+            {**hub_errors, 409: ("HubNotReady",), 503: ("CheckNotStarted",)}),
     }
 
 

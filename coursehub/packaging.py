@@ -62,12 +62,16 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
     machine_arns = {statemachines.state_machine_placeholder(s.name): _arn("states", "stateMachine:" + s.deployed_name(
         "coursehub", stage)) for s in [*statemachines.sources(), *sources]}
     teardown = machine_arns[statemachines.state_machine_placeholder("teardown")]
+    launch_check = machine_arns[statemachines.state_machine_placeholder("launch-check")]
     package_name, version = tools.LAYERS[tools.DEFAULT_LAYER]
     _fill(base, {
         "HubTableName": environment["HUB_TABLE_NAME"],
         "IdempotencyTableName": environment["IDEMPOTENCY_TABLE_NAME"],
         "FunctionArns": list(function_refs.values()),
         "TeardownStateMachineArn": teardown,
+        "LaunchCheckStateMachineArn": launch_check,
+        "LaunchCheckExecutionArns": _arn("states", "execution:" + statemachines.StateMachineSource(
+            "launch-check", statemachines.STATEMACHINE_DIR).deployed_name("coursehub", stage) + ":*"),
         "LifecycleFunctionArns": [_function_arn(stage, f) for f in SCHEDULED_FUNCTIONS],
         "ScheduleGroupName": f"coursehub-{stage}",
         "EksClusterRoleName": f"coursehub-{stage}-eks-cluster",
@@ -126,6 +130,7 @@ def merge_template(stage: str, functions: list[str], sources: list[statemachines
         "SCHEDULER_ROLE_ARN": {"Fn::GetAtt": ["SchedulerRole", "Arn"]},
         "TEARDOWN_STATE_MACHINE_ARN": teardown,
         "PROVISION_STATE_MACHINE_ARN": machine_arns[statemachines.state_machine_placeholder("provision")],
+        "LAUNCH_CHECK_STATE_MACHINE_ARN": machine_arns[statemachines.state_machine_placeholder("launch-check")],
         "IDEMPOTENCY_TABLE_NAME": {"Ref": "IdempotencyTable"},
         "SCALE_FUNCTION_ARN": _function_arn(stage, "scale_hub"),
         "NOTIFY_FUNCTION_ARN": _function_arn(stage, "notify_slack"),

@@ -38,6 +38,14 @@ TRANSIENT_ERRORS: dict[str, tuple[str, ...]] = {
     "verify_hub": (AWS,),
     "provision_ready": (AWS,),
     "schedule_lifecycle": (AWS,),
+    # the launch check
+    "start_test_build": (AWS,),
+    "check_test_server": (AWS,),
+    "start_test_kernel": (AWS,),
+    "run_test_cell": (AWS,),
+    "check_test_output": (AWS,),
+    "stop_test_server": (AWS,),
+    "record_launch_check": (AWS,),
     # teardown
     "teardown_start": (AWS,),
     "wake_nodegroup": (AWS,),

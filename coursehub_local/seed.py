@@ -119,6 +119,7 @@ def seed(client: Callable[[str], Any], *, app_name: str, stage: str, chalice_con
         "SCHEDULER_ROLE_ARN": out.roles["scheduler"],
         "TEARDOWN_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-teardown", out),
         "PROVISION_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-provision", out),
+        "LAUNCH_CHECK_STATE_MACHINE_ARN": _arn(region, "states", f"stateMachine:{prefix}-launch-check", out),
         "SCALE_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-scale_hub", out),
         "NOTIFY_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-notify_slack", out),
         "REGISTRY_LOGIN_FUNCTION_ARN": _arn(region, "lambda", f"function:{prefix}-renew_registry_login", out),

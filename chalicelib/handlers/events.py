@@ -38,7 +38,7 @@ def report_execution_end(event, context):
 def scale_hub(event, context):
     """Scale the hub's node group down to zero or back up, record it and say so on Slack."""
     from chalicelib import scaling
-    result = scaling.scale(aws("eks"), aws("dynamodb"), settings(), event, now())
+    result = scaling.scale(aws("eks"), aws("stepfunctions"), aws("dynamodb"), settings(), event, now())
     slack.send(aws("secretsmanager"), result.pop("slack_secret_arn"), result.pop("text"), result.pop("blocks"),
                timeout=settings().slack_timeout_seconds)
     logger.info("scaling", extra=result)

@@ -79,6 +79,10 @@ class InMemoryHubTable:
             self.put_item(TableName=write["Put"]["TableName"], Item=write["Put"]["Item"])
         return {}
 
+    def delete_item(self, TableName: str, Key: dict) -> dict:
+        self.tables.get(TableName, {}).pop(Key["hub_id"]["S"], None)
+        return {}
+
     def get_item(self, TableName: str, Key: dict, ConsistentRead: bool = False) -> dict:
         item = self.tables.get(TableName, {}).get(Key["hub_id"]["S"])
         return {"Item": {name: _serialize(value) for name, value in item.items()}} if item else {}

@@ -15,7 +15,8 @@ def recorded_steps(workflow):
 
     def walk(states):
         for name, state in states.items():
-            if "step.$" in (state.get("Parameters") or {}):
+            parameters = state.get("Parameters") or {}
+            if "step.$" in parameters or "step.$" in (parameters.get("Input") or {}):  # a run waited for: its Input
                 found.append(name)
             for branch in state.get("Branches", []):
                 walk(branch["States"])
@@ -25,8 +26,9 @@ def recorded_steps(workflow):
 
 
 def test_every_workflow_has_its_steps_listed():
+    # The launch check records itself on the hub's launch_check, not as a workflow's steps.
     assert set(api_views.STEPS) == set(api_views.OPTIONAL_STEPS) == {
-        p.name.removesuffix(".asl.json") for p in (ROOT / "statemachine").glob("*.asl.json")}
+        p.name.removesuffix(".asl.json") for p in (ROOT / "statemachine").glob("*.asl.json")} - {"launch-check"}
 
 
 @pytest.mark.parametrize("workflow", sorted(api_views.STEPS))

@@ -88,7 +88,7 @@ def test_the_dry_run_lints_and_shows_resources_parameters_and_grants_without_aws
     assert f"cfn-lint: {packaged / 'sam.json'} is clean" in out
     assert re.search(rf"SlackWebhookSecretArn +{SLACK_ARN}  \(given\)", out)
     assert re.search(r"LogRetentionDays +30  \(default\)", out)
-    assert re.search(r"AWS::Serverless::Function \(36\)\n", out)
+    assert re.search(r"AWS::Serverless::Function \(43\)\n", out)
     assert re.search(r"EksClusterRole +coursehub-dev-eks-cluster\n", out)
     assert re.search(r"APIHandlerLogGroup +/aws/lambda/coursehub-dev-api_handler\n", out)
     assert "AWS::EC2::VPC" not in out and "not created with these parameters: InternetGateway, PublicRoute," in out
