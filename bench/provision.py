@@ -57,7 +57,41 @@ def main() -> int:
         seconds = sum(s for _, s in timed)
         print(f"Lambda GB-seconds:         {gb_seconds(timed):7.2f} (estimate: {seconds:.2f} s of in-process "
               "invocations x each function's configured memory)")
+        checks = stack.seeded.state_machines["launch-check"]
+        (first,) = sfn.list_executions(stateMachineArn=checks)["executions"]
+        launch_report("launch check while provisioning (a fresh build)", sfn, first["executionArn"],
+                      invocations_before, stack.dispatcher)
+        if status == "SUCCEEDED":  # the same check on demand: the image is built already
+            record = stack.client("dynamodb").get_item(TableName=stack.seeded.environment["HUB_TABLE_NAME"],
+                                                       Key={"hub_id": {"S": "hub-bench"}})["Item"]
+            from boto3.dynamodb.types import TypeDeserializer
+            accepted = TypeDeserializer().deserialize(record["request"])
+            before = len(stack.dispatcher.invocations)
+            again = sfn.start_execution(stateMachineArn=checks, input=json.dumps(
+                {"hub_id": "hub-bench", "request": json.loads(json.dumps(accepted, default=float)),
+                 "purpose": "on demand"}, default=str))["executionArn"]
+            while sfn.describe_execution(executionArn=again)["status"] == "RUNNING":
+                time.sleep(0.05)
+            launch_report("launch check on demand (the image built before)", sfn, again, before, stack.dispatcher)
     return 0 if status == "SUCCEEDED" else 1
+
+
+LAUNCH_FUNCTIONS = ("start_test_build", "check_test_server", "start_test_kernel", "run_test_cell",
+                    "check_test_output", "stop_test_server", "record_launch_check", "notify_slack")
+
+
+def launch_report(title: str, sfn, execution: str, invocations_from: int, dispatcher) -> None:
+    """The launch check's own transitions and the invocations of its functions (from ``invocations_from`` on)."""
+    described = sfn.describe_execution(executionArn=execution)
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    transitions = sum(e["type"].endswith("StateEntered") for e in events)
+    names = [n.rsplit("-", 1)[-1] for n in dispatcher.invocations[invocations_from:]]
+    calls = {f: names.count(f) for f in LAUNCH_FUNCTIONS if names.count(f)}
+    output = json.loads(described.get("output") or "{}").get("check", {}).get("launch_check", {})
+    print(f"{title}: {described['status']}")
+    print(f"  state transitions:       {transitions}")
+    print(f"  Lambda invocations:      {sum(calls.values())} ({', '.join(f'{k} {v}' for k, v in calls.items())})")
+    print(f"  time to first output:    {output.get('time_to_first_output_seconds')} s (real seconds on the stack)")
 
 
 def timed_invocations(dispatcher) -> list[tuple[str, float]]:

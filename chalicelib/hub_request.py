@@ -313,11 +313,15 @@ class HubChanges(_Model):
     nodes: NodeSizes | None = None
     reminder_days: int | None = Field(None, ge=1, le=60)
     archive_images: bool | None = Field(None, description="ECR: keep the hub's image repositories when it is retired")
+    launch_test: LaunchTest | None = Field(None, description="the repository, cell and output the launch check uses; "
+                                                             "the next check uses them")
 
     def apply(self, request: dict) -> dict:
         """``request`` (as stored) with these changes; fields the caller did not send stay as they were."""
         sent = self.model_dump(mode="json", exclude_unset=True)
         nodes = {**request["nodes"], **{k: v for k, v in (sent.pop("nodes", None) or {}).items() if v is not None}}
+        if sent.get("launch_test") is not None:  # the fields sent change, the others stay
+            sent["launch_test"] = {**(request.get("launch_test") or {}), **sent["launch_test"]}
         return {**request, **sent, "nodes": nodes}
 
 

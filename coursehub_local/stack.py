@@ -275,7 +275,8 @@ class LocalStack:
         self.acme_staging_roots.write_bytes(self.acme_ca.staging_ca_pem)
         # ACME_STAGING_ROOTS: the stage setting naming the roots staging hubs are verified against.
         self._environment_for_handlers({**client_environment(self.https_proxy.url, self.ca_bundle),
-                                        "ACME_STAGING_ROOTS": str(self.acme_staging_roots)})
+                                        "ACME_STAGING_ROOTS": str(self.acme_staging_roots),
+                                        **launch_check_timings(self.clock.time_scale)})
 
     def _environment_for_handlers(self, extra: dict[str, str]) -> None:
         """The process environment the in-process handlers see: the stack's endpoint plus the stage's variables."""
@@ -291,6 +292,21 @@ class LocalStack:
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
         _fresh_default_session()
+
+
+def launch_check_timings(time_scale: float) -> dict[str, str]:
+    """The launch check's stream and kernel timings for a stack whose clock runs ``time_scale`` times faster.
+
+    The check reads real sockets in real seconds while the stand-ins answer on the stack's clock, so its
+    production timings (chalicelib/settings.py) are scaled the same way, with floors for a loaded machine: a
+    healthy stream's longest silence (BinderHub's 25 s keepalive) and the end of a buffered stream must stay
+    apart from thread scheduling delays. The look for the stream's end after ``ready`` stays below BinderHub's
+    60 s hold (half of it), so a healthy stream is never taken for a buffered one."""
+    def real(simulated: float, floor: float) -> str:
+        return f"{max(simulated / time_scale, floor):.4g}"
+    return {"LAUNCH_STREAM_WINDOW_SECONDS": real(20, 0.1), "LAUNCH_STREAM_IDLE_SECONDS": real(40, 0.5),
+            "LAUNCH_SECONDS": real(600, 1.0), "LAUNCH_STREAM_END_PEEK_SECONDS": f"{min(30 / time_scale, 1.0):.4g}",
+            "KERNEL_LISTEN_SECONDS": real(2, 0.3)}
 
 
 def _fresh_default_session() -> None:

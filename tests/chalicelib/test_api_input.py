@@ -148,3 +148,27 @@ def test_a_lone_surrogate_anywhere_in_the_body_is_refused_naming_the_body():
         api_input.json_object(b'{"course_id": "cs101", "kubernetes_version": "\\ud800"}')
     assert (refused.value.status, refused.value.field) == (400, "body") and "lone surrogate" in str(refused.value)
     assert api_input.json_object('{"course_id": "caf\\u00e9 \\ud83d\\ude00"}'.encode()) == {"course_id": "café 😀"}
+
+
+@pytest.mark.parametrize("launch_test, field", [
+    ({"repository": "https://github.com/o/r"}, "launch_test.repository"),
+    ({"repository": "gh/o/r/HEAD?x=1"}, "launch_test.repository"),
+    ({"code": ""}, "launch_test.code"),
+    ({"expected_output": "x" * 201}, "launch_test.expected_output"),
+    ({"enabled": "sometimes"}, "launch_test.enabled"),
+    ({"repo": "gh/o/r/HEAD"}, "launch_test.repo"),
+])
+def test_a_bad_launch_test_is_a_400_naming_its_field(launch_test, field):
+    from chalicelib.settings import Settings
+
+    settings = Settings(stage="dev", hub_table_name="t", slack_webhook_secret_arn="arn:aws:secretsmanager:"
+                        "us-east-1:123456789012:secret:s")
+    with pytest.raises(ApiError) as refused:
+        api_input.parse_request({"course_id": "x", "launch_test": launch_test}, settings)
+    assert refused.value.status == 400 and field in {e["field"] for e in refused.value.extra["errors"]}
+
+
+def test_a_patch_changes_the_launch_tests_fields_it_names_and_keeps_the_others():
+    changed = api_input.changes({"launch_test": {"repository": "gh/course/notebooks/main"}}).apply(
+        {"nodes": {"instance_type": "m5.large"}, "launch_test": {"enabled": False, "code": "print(1)"}})
+    assert changed["launch_test"] == {"enabled": False, "code": "print(1)", "repository": "gh/course/notebooks/main"}

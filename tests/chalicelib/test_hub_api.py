@@ -71,3 +71,48 @@ def test_deleting_a_provisioning_hub_whose_run_is_gone_stops_nothing(dynamodb, a
     sfn = NotStopping({DEAD: {"status": "FAILED"}})
     status, body = hub_api.retire(clients_with(dynamodb, sfn), api_settings, HUB, "me", NOW)
     assert status == 202 and body["workflow"] == "teardown" and len(sfn.started) == 1
+
+
+CHECKS = "arn:aws:states:us-east-1:123456789012:stateMachine:coursehub-dev-launch-check"
+
+
+@pytest.fixture
+def check_settings(api_settings):
+    return dataclasses.replace(api_settings, launch_check_state_machine_arn=CHECKS)
+
+
+def test_a_ready_hub_is_checked_once_while_its_check_runs(dynamodb, check_settings, hub):
+    hub_records.set_status(dynamodb, check_settings.hub_table_name, HUB, "READY")
+    sfn = FakeStepFunctions()
+    status, body = hub_api.check(clients_with(dynamodb, sfn), check_settings, HUB, "me", NOW)
+    (started,) = sfn.started
+    assert status == 202 and body["launch_check"]["status"] == "RUNNING"
+    assert body["launch_check"]["purpose"] == "on demand" and body["launch_check"]["execution_arn"] == started
+    sfn.executions[started] = {"status": "RUNNING"}
+    assert hub_api.check(clients_with(dynamodb, sfn), check_settings, HUB, "me", NOW)[1]["launch_check"] == \
+        body["launch_check"]
+    assert len(sfn.started) == 1
+    sfn.executions[started] = {"status": "ABORTED"}  # a check whose run was stopped does not block the next
+    assert hub_api.check(clients_with(dynamodb, sfn), check_settings, HUB, "me", NOW)[0] == 202
+    assert len(sfn.started) == 2
+
+
+@pytest.mark.parametrize("status", ["PROVISIONING", "FAILED", "RETIRING", "RETIRED"])
+def test_only_a_ready_hub_is_checked(dynamodb, check_settings, hub, status):
+    hub_records.set_status(dynamodb, check_settings.hub_table_name, HUB, status)
+    sfn = FakeStepFunctions()
+    with pytest.raises(ApiError) as refused:
+        hub_api.check(clients_with(dynamodb, sfn), check_settings, HUB, "me", NOW)
+    assert (refused.value.status, refused.value.code, refused.value.extra) == (409, "HubNotReady",
+                                                                               {"hub_status": status})
+    assert sfn.started == []
+
+
+def test_a_check_step_functions_refuses_is_a_503_and_recorded(dynamodb, check_settings, hub):
+    hub_records.set_status(dynamodb, check_settings.hub_table_name, HUB, "READY")
+    with pytest.raises(ApiError) as refused:
+        hub_api.check(clients_with(dynamodb, FakeStepFunctions(refusal="ExecutionLimitExceeded")), check_settings,
+                      HUB, "me", NOW)
+    assert (refused.value.status, refused.value.code) == (503, "CheckNotStarted")
+    check = hub_records.get(dynamodb, check_settings.hub_table_name, HUB)["launch_check"]
+    assert check["status"] == "FAILED" and "ExecutionLimitExceeded" in check["cause"]
