@@ -70,28 +70,25 @@ def start_kernel(server_url: str, token: str, timeout: float, cafile: str | None
     return {"id": model["id"], "execution_state": model.get("execution_state")}
 
 
-def kernel_state(server_url: str, token: str, kernel_id: str, timeout: float, cafile: str | None = None) -> str:
-    """The kernel's ``execution_state`` (starting, idle, busy); LaunchFailed (connect) if the server lost it."""
-    status, model = _api(server_url, token, "GET", f"api/kernels/{kernel_id}", timeout, cafile)
-    if status != 200 or not isinstance(model, dict):
-        raise LaunchFailed("connect", f"kernel {kernel_id} at {server_url} answered HTTP {status}")
-    return str(model.get("execution_state"))
-
-
 def channels_url(server_url: str, kernel_id: str, session_id: str) -> str:
     parts = urlsplit(server_url)
     scheme = "wss" if parts.scheme == "https" else "ws"
     return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}/api/kernels/{kernel_id}/channels?session_id={session_id}"
 
 
-def execute_request(code: str, session_id: str, now: datetime | None = None) -> dict:
-    """An ``execute_request`` message for the shell channel (messaging.rst, "Execute")."""
+def message(msg_type: str, content: dict, session_id: str) -> dict:
+    """A message for the shell channel (messaging.rst, "General Message Format")."""
     return {"header": {"msg_id": uuid.uuid4().hex, "username": "coursehub", "session": session_id,
-                       "date": (now or datetime.now(timezone.utc)).isoformat(), "msg_type": "execute_request",
+                       "date": datetime.now(timezone.utc).isoformat(), "msg_type": msg_type,
                        "version": PROTOCOL_VERSION},
-            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [],
-            "content": {"code": code, "silent": False, "store_history": False, "user_expressions": {},
-                        "allow_stdin": False, "stop_on_error": True}}
+            "parent_header": {}, "metadata": {}, "channel": "shell", "buffers": [], "content": content}
+
+
+def execute_request(code: str, session_id: str) -> dict:
+    """An ``execute_request`` (messaging.rst, "Execute")."""
+    return message("execute_request", {"code": code, "silent": False, "store_history": False,
+                                       "user_expressions": {}, "allow_stdin": False, "stop_on_error": True},
+                   session_id)
 
 
 def _connect(server_url: str, token: str, kernel_id: str, session_id: str, timeout: float, cafile: str | None):
@@ -115,17 +112,23 @@ def _connect(server_url: str, token: str, kernel_id: str, session_id: str, timeo
 
 def send_cell(server_url: str, token: str, kernel_id: str, session_id: str, code: str, timeout: float,
               listen: float, cafile: str | None = None) -> dict:
-    """Send ``code`` as an execute_request and collect what answers within ``listen`` seconds.
+    """Ask the kernel for its info, as a notebook does on connecting (KernelNotReady if it does not answer within
+    ``listen`` seconds); then send ``code`` as an execute_request and collect what answers within ``listen``.
 
     Returns the request's ``msg_id`` and the messages seen (``collected``)."""
-    message = execute_request(code, session_id)
+    info = message("kernel_info_request", {}, session_id)
+    request = execute_request(code, session_id)
     ws = _connect(server_url, token, kernel_id, session_id, timeout, cafile)
     try:
-        ws.send(json.dumps(message))
-        collected = _read(ws, message["header"]["msg_id"], listen)
+        ws.send(json.dumps(info))
+        if not any(m["msg_type"] == "kernel_info_reply" for m in _read(ws, info["header"]["msg_id"], listen,
+                                                                        until="kernel_info_reply")):
+            raise KernelNotReady(f"connect: kernel {kernel_id} did not answer kernel_info within {listen:g} s")
+        ws.send(json.dumps(request))
+        collected = _read(ws, request["header"]["msg_id"], listen)
     finally:
         ws.close()
-    return {"msg_id": message["header"]["msg_id"], "collected": collected}
+    return {"msg_id": request["header"]["msg_id"], "collected": collected}
 
 
 def collect(server_url: str, token: str, kernel_id: str, session_id: str, msg_id: str, timeout: float,
@@ -138,8 +141,8 @@ def collect(server_url: str, token: str, kernel_id: str, session_id: str, msg_id
         ws.close()
 
 
-def _read(ws, msg_id: str, listen: float) -> list[dict]:
-    """The messages answering ``msg_id`` that arrive within ``listen`` seconds, until its execute_reply."""
+def _read(ws, msg_id: str, listen: float, until: str = "execute_reply") -> list[dict]:
+    """The messages answering ``msg_id`` that arrive within ``listen`` seconds, up to the reply ``until``."""
     import websocket
 
     found: list[dict] = []
@@ -153,13 +156,13 @@ def _read(ws, msg_id: str, listen: float) -> list[dict]:
         except (websocket.WebSocketConnectionClosedException, OSError):
             break
         try:
-            message = json.loads(raw)
+            received = json.loads(raw)
         except (TypeError, ValueError):
             continue  # a binary frame of the v1 protocol, which this client does not ask for
-        if (message.get("parent_header") or {}).get("msg_id") != msg_id:
+        if not isinstance(received, dict) or (received.get("parent_header") or {}).get("msg_id") != msg_id:
             continue
-        found.append(_essentials(message))
-        if message.get("msg_type", message.get("header", {}).get("msg_type")) == "execute_reply":
+        found.append(_essentials(received))
+        if found[-1]["msg_type"] == until:
             break
     return found
 

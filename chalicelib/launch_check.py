@@ -158,14 +158,10 @@ def start_kernel(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcom
 
 @steps.step(recorded=False)
 def run_cell(dynamodb: Any, settings: Settings, event: dict, now: datetime) -> steps.Outcome:
-    """KernelNotReady while the kernel starts; then open its WebSocket and send the test cell."""
+    """Open the kernel's WebSocket: KernelNotReady until the kernel answers kernel_info; then send the test cell."""
     request = steps.request_of(event)
     server = _server(dynamodb, settings, event)
     roots = _roots(settings, request)
-    state = jupyter_kernel.kernel_state(server["url"], server["token"], server["kernel_id"],
-                                        settings.kube_timeout_seconds / 4, roots)
-    if state == "starting":
-        raise jupyter_kernel.KernelNotReady(f"connect: kernel {server['kernel_id']} is still starting")
     session = uuid.uuid4().hex
     sent = jupyter_kernel.send_cell(server["url"], server["token"], server["kernel_id"], session,
                                     request.launch_test.code, settings.kube_timeout_seconds / 4,
@@ -254,8 +250,10 @@ def record(dynamodb: Any, settings: Settings, event: dict, now: datetime) -> ste
         seconds = cell.get("time_to_first_output_seconds")
         check.update(status="PASSED", phase="done", output=cell.get("output"),
                      time_to_first_output_seconds=seconds)
-        text = (f"Course {course}: a student can launch {request.launch_test.repository} and run a cell; "
-                f"first output after {_seconds(seconds)}.")
+        text = (f"A student can launch {request.launch_test.repository} and run a cell: first output after "
+                f"{_seconds(seconds)}.")
+        if purpose != "provisioning":  # on its own in the channel, the message names the course
+            text = f"Course {course}: {text[0].lower()}{text[1:]}"
     hub_records.update(dynamodb, settings.hub_table_name, event["hub_id"], launch_check=check)
     if purpose == "provisioning" and not error:
         hub_records.step_finished(dynamodb, settings.hub_table_name, event["hub_id"], STEP, "SUCCEEDED",

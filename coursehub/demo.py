@@ -1,5 +1,6 @@
-"""The README's main command: on the local stack, through the REST API, provision the sample course hub, check it
-over HTTPS, push an image as one of its builds would (to the account's ECR), retire it, and say what happened.
+"""The README's main command: on the local stack, through the REST API, provision the sample course hub (READY once
+a test repository was built, its image pushed to the account's ECR, launched and a cell run), check it over HTTPS,
+show it as ``coursehub status`` does, retire it, and say what happened.
 
 ``faults`` (``coursehub demo --fault eks:CreateNodegroup``) rehearse a failure:
 each named AWS operation answers AccessDeniedException to the app's functions,
@@ -14,7 +15,7 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from chalicelib import hub_names, https_check, image_registry
+from chalicelib import https_check
 from coursehub import hub_text, watch
 from coursehub.api_client import ApiClient
 from coursehub_local.stack import ROOT, LocalStack, StackConfig
@@ -55,10 +56,10 @@ def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, s
         provisioned = _follow(api, answer.body)
         checked = _https(provisioned.hub, details["acme_staging_roots"]) if provisioned.ok else None
         volume = _database_volume(stack.client("ec2"), provisioned.hub) if checked else None
-        pushed = _build_push(stack, provisioned.hub) if volume else None
+        launched = _launched(api, provisioned.hub) if volume else None
         slack_seen = _slack(stack.slack.texts(), 0)
         retired = None
-        if checked and volume and pushed:
+        if checked and volume and launched:
             answer = api.retire(hub_id)
             print(f"\nDELETE /hubs/{hub_id} -> {answer.status}: retiring it")
             retired = _follow(api, answer.body)
@@ -66,7 +67,7 @@ def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, s
             print(f"\naudit of what is left in AWS: {audit.get('summary', 'none')}")
             print("\n".join(hub_text.audit(audit)))
             slack_seen = _slack(stack.slack.texts(), slack_seen)
-        ok = (bool(checked) and bool(volume) and bool(pushed) and retired is not None and retired.ok
+        ok = (bool(checked) and bool(volume) and bool(launched) and retired is not None and retired.ok
               and bool((retired.hub.get("audit") or {}).get("clean")))
         print()
         if not ok:
@@ -113,24 +114,14 @@ def _database_volume(ec2, hub: dict) -> dict | None:
     return volume
 
 
-def _build_push(stack: LocalStack, hub: dict) -> str | None:
-    """Push an image with the login the hub's builds have (its Secret in the cluster), as a BinderHub build does."""
-    from coursehub_local.ecr_push import RegistryRefusal
-
-    request = hub.get("request") or {}
-    if request.get("registry") != "ecr":
-        return "(DockerHub: not pushed in the rehearsal)"
-    host = stack.client("ecr").get_authorization_token()["authorizationData"][0]["proxyEndpoint"]
-    image = (image_registry.ecr_image_prefix(host.removeprefix("https://"), stack.config.stage, request["course_id"])
-             + "binder-sample:demo")
-    try:
-        pushed = stack.push_from_cluster(hub_names.cluster_name(stack.config.stage, request["course_id"]), image)
-    except RegistryRefusal as error:
-        print(f"\na build's push was refused: {error}")
-        return None
-    print(f"\na build pushed {image}: ECR {'created' if pushed.created_repository else 'had'} repository "
-          f"{pushed.repository_name} from the hub's template (login renewed every 6 hours by its schedule)")
-    return pushed.repository_name
+def _launched(api: ApiClient, hub: dict) -> dict | None:
+    """The hub as ``coursehub status`` shows it, with its launch check: a test repository built (its image pushed
+    to the hub's registry), launched and a cell run through the hub's public names."""
+    view = api.get(hub["hub_id"]).body
+    print(f"\n$ coursehub status {hub['hub_id']}")
+    print("\n".join(line for line in hub_text.hub(view) if not line.startswith("    ")))
+    check = view.get("launch_check") or {}
+    return check if check.get("status") == "PASSED" else None
 
 
 def _slack(messages: list[str], seen: int) -> int:
@@ -153,7 +144,7 @@ def _what_failed(provisioned: watch.Outcome, checked: dict | None, retired: watc
     if not checked:
         return "failed at the HTTPS check from the demo"
     if retired is None:
-        return "failed: no EBS volume holds the hub's database, or a build's push was refused"
+        return "failed: no EBS volume holds the hub's database, or the launch check did not pass"
     return f"failed at the audit: {(retired.hub.get('audit') or {}).get('summary', 'no audit on the hub')}"
 
 
