@@ -73,6 +73,7 @@ class Progress:
     events: int = 0
     server: dict | None = None  # the ready event's url, token and image
     failed_in: str = ""  # the check's phase BinderHub was in when it reported the failure
+    warning: str = ""  # the last Kubernetes warning the launch passed on (the scheduler's words, say)
 
     def saw(self, event: dict) -> None:
         self.events += 1
@@ -83,6 +84,8 @@ class Progress:
         message = str(event.get("message") or "").strip()
         if message:
             self.messages = [*self.messages, message][-3:]
+        if "[Warning]" in message:  # kubespawner's progress: "<time> [Warning] <event message>"
+            self.warning = message
 
     @property
     def check_phase(self) -> str:
@@ -138,11 +141,11 @@ def follow(url: str, timings: StreamTimings, *, cafile: str | None = None, first
             if launch_deadline is not None:
                 if clock() > launch_deadline:
                     raise LaunchFailed("schedule", f"no server {timings.launch:g} s after the launch began: "
-                                                   f"{progress.last_message}")
+                                                   f"{_cause(progress)}")
             elif (first_read and progress.events) or clock() - opened > timings.window:
                 return progress
     if launch_deadline is not None:
-        raise LaunchFailed("schedule", f"the event stream ended during the launch: {progress.last_message}")
+        raise LaunchFailed("schedule", f"the event stream ended during the launch: {_cause(progress)}")
     return progress  # BinderHub ended the stream while building: the next read attaches again
 
 
@@ -205,4 +208,7 @@ def _ends_now(response, wait: float) -> bool:
 
 
 def _cause(progress: Progress) -> str:
-    return " / ".join(progress.messages) or "BinderHub reported a failure without a message"
+    """The stream's last messages, and the last warning of the launch when it is not among them: JupyterHub's final
+    "Spawn failed" says no more than that (a bare TimeoutError), the scheduler's reason came before."""
+    said = [*progress.messages, *([progress.warning] if progress.warning not in progress.messages else [])]
+    return " / ".join(m for m in said if m) or "BinderHub reported a failure without a message"

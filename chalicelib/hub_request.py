@@ -157,6 +157,10 @@ class HubRequest(_Model):
     chart_versions: ChartVersions = ChartVersions()
     culling: Culling = Culling()
     cors_origin: str = "*"
+    user_memory: str | None = Field(None, pattern=r"^[1-9][0-9]{0,5}(\.[0-9]{1,3})?[KMGT]$",
+                                    description="memory each student's server is guaranteed (KubeSpawner: K, M, G, "
+                                                "T); a node must have it free for the server to start. None: no "
+                                                "guarantee, the BinderHub chart's default")
     launch_test: LaunchTest = Field(LaunchTest(), description="READY means this repository launched and ran a cell")
     image_builder: Literal["dind", "pink"] = "dind"
     registry: Literal["ecr", "dockerhub"] = Field(

@@ -117,7 +117,9 @@ def check_server(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcom
                                     _timings(settings), cafile=_roots(settings, request))
     if progress.server is None:
         _progress(dynamodb, settings, event, progress.check_phase, progress.last_message)
-        raise LaunchNotReady(progress.check_phase, f"BinderHub is {progress.phase}: {progress.last_message}")
+        hint = (" (a build pod starts only where a builder, the chart's dind or pink DaemonSet, is ready)"
+                if progress.phase == "waiting" else "")
+        raise LaunchNotReady(progress.check_phase, f"BinderHub is {progress.phase}: {progress.last_message}{hint}")
     return _seen(dynamodb, settings, event, progress, event["launch"]["started_at"])
 
 

@@ -149,6 +149,9 @@ def binderhub_values(request: HubRequest, secrets: ChartSecrets) -> dict:
             "hub": {"config": {"BinderSpawner": {"cors_allow_origin": request.cors_origin}}},
             "cull": {"enabled": True, "timeout": request.culling.timeout, "every": request.culling.every,
                      "maxAge": request.culling.max_age},
+            # The BinderHub chart sets no guarantee (null removes the JupyterHub chart's 1G): a request may ask
+            # for one, which KubeSpawner turns into the user pod's memory request.
+            **({"singleuser": {"memory": {"guarantee": request.user_memory}}} if request.user_memory else {}),
             "ingress": {
                 "enabled": True, "ingressClassName": INGRESS_CLASS, "annotations": hub_annotations,
                 "hosts": [request.hub], "tls": [{"secretName": "hub-tls", "hosts": [request.hub]}],

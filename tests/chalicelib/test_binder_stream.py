@@ -128,3 +128,16 @@ def test_binderhub_not_answering_is_not_ready(binderhub):
     status["code"] = 503
     with pytest.raises(LaunchNotReady, match="build: .* answered HTTP 503"):
         binder_stream.follow(url, FAST)
+
+
+def test_a_launch_that_fails_keeps_the_schedulers_words_from_before_the_bare_failure(binderhub):
+    script, _, url = binderhub
+    script += [(0, event("built")), (0, event("launching", "Launching server...\n")),
+               (0, event("launching", "2026-12-06T09:00:00Z [Warning] 0/2 nodes are available: 2 Insufficient "
+                                      "memory.\n")),
+               *[(0, event("launching", f"Launch attempt {i} failed, retrying...\n")) for i in (1, 2, 3)],
+               (0, event("failed", "Spawn failed: \n", status_code=500))]
+    with pytest.raises(LaunchFailed) as failed:
+        binder_stream.follow(url, FAST)
+    assert failed.value.phase == "schedule"
+    assert "Spawn failed" in failed.value.cause and "2 Insufficient memory" in failed.value.cause

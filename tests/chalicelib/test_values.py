@@ -69,6 +69,15 @@ def test_binderhub_values_validate_against_both_real_schemas_merged_over_default
     jsonschema.validate(hub, load("binderhub", "charts/jupyterhub/values.schema.json", version))
 
 
+@pytest.mark.parametrize("version", packages()["binderhub"])
+def test_a_student_memory_guarantee_reaches_the_user_pods_and_validates(version):
+    assert "singleuser" not in values.binderhub_values(REQUEST, SECRETS)["jupyterhub"]  # the chart's: no guarantee
+    generated = values.binderhub_values(REQUEST.model_copy(update={"user_memory": "2G"}), SECRETS)
+    assert generated["jupyterhub"]["singleuser"] == {"memory": {"guarantee": "2G"}}
+    hub = helm_merge(load("binderhub", "charts/jupyterhub/values.yaml", version), generated["jupyterhub"])
+    jsonschema.validate(hub, load("binderhub", "charts/jupyterhub/values.schema.json", version))
+
+
 @pytest.mark.parametrize("path", values.REMOVED_SETTINGS, ids=".".join)
 def test_no_removed_setting_is_generated(path):
     assert not present(values.binderhub_values(REQUEST, SECRETS), path)
