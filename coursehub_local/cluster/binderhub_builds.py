@@ -168,7 +168,7 @@ def push(store, hub: Hub, image: str, now) -> str | None:
     if ecr_push.REGISTRY_HOST.fullmatch(host):
         try:
             ecr_push.push_from_store(store, image, now, hub.namespace)  # creates the repository and image in ECR
-        except ApiError:
+        except (ApiError, KeyError, ValueError):  # no Secret, or no config.json in it: docker has no login
             return "no basic auth credentials"
         except ecr_push.RegistryRefusal as refusal:
             return str(refusal)

@@ -199,6 +199,21 @@ def test_a_pod_bigger_than_any_nodes_free_memory_never_schedules_and_the_launch_
     assert [p for p in store.list(store.resource_type("v1", "Pod"), NS)[0]] == []
 
 
+def test_without_hub_url_the_server_url_is_on_the_host_of_the_hubs_ingress():
+    store, clock = cluster(), ManualClock()
+    stored = store.get_object("v1", "Secret", NS, "binder-secret")
+    values = yaml.safe_load(base64.b64decode(stored["data"]["values.yaml"]))
+    del values["config"]["BinderHub"]["hub_url"]
+    store.put_object(secret("binder-secret", **{"values.yaml": yaml.safe_dump(values)}))
+    store.put_object({"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+                      "metadata": {"name": "jupyterhub", "namespace": NS},
+                      "spec": {"rules": [{"host": "hub.example.org", "http": {"paths": [
+                          {"path": "/", "pathType": "Prefix",
+                           "backend": {"service": {"name": "proxy-public", "port": {"name": "http"}}}}]}}]}})
+    ready = [e for e in read(store, clock) if isinstance(e, dict)][-1]
+    assert ready["phase"] == "ready" and ready["url"].startswith("https://hub.example.org/user/")
+
+
 def test_a_request_that_is_not_an_event_source_or_names_no_provider_fails_as_binderhub_says():
     store, clock = cluster(), ManualClock()
     status, chunks = binderhub_builds.respond_build(store, clock, NS, RELEASE, f"/build/gh/{SPEC}",
@@ -206,4 +221,5 @@ def test_a_request_that_is_not_an_event_source_or_names_no_provider_fails_as_bin
     assert status == 400 and b"Missing Accept header: text/event-stream" in b"".join(c for _, c in chunks)
     assert read(store, clock, spec="x/y")[0]["message"] == 'Spec is not of the form "user/repo/ref", provided: "x/y".\n'
     status, chunks = binderhub_builds.respond_build(store, clock, NS, RELEASE, "/build/zz/a/b/c", EVENT_STREAM)
-    assert [json.loads(c[6:]) for _, c in chunks] == [{"phase": "failed", "message": "No provider found for prefix zz\n"}]
+    assert [json.loads(c[6:]) for _, c in chunks] == [
+        {"phase": "failed", "message": "No provider found for prefix zz\n"}]

@@ -12,7 +12,8 @@ def test_image_and_build_names_are_made_as_builder_py_makes_them():
         f"{prefix}binder-2dexamples-2drequirements-55ab5c:{SHA}"
     assert builds.image_name("courses/binder-", "Owner_x-Repo", "abc") == "courses/binder-owner-5fx-2drepo-260a3e:abc"
     # the ref part: 3 escaped characters and 2 of its hash
-    assert builds.build_name("binder-examples-requirements", SHA) == "build-binder-2dexamples-2drequirements-55ab5c-fff-50"
+    assert builds.build_name("binder-examples-requirements", SHA) == \
+        "build-binder-2dexamples-2drequirements-55ab5c-fff-50"
     assert builds.build_name("a" * 200, SHA) != builds.build_name("a" * 199 + "b", SHA)
     assert len(builds.build_name("a" * 200, SHA)) <= 63
 

@@ -31,7 +31,8 @@ def test_quantities_and_a_pods_effective_request():
     assert node_resources.quantity("1073741824") == 2 ** 30
     with pytest.raises(ValueError):
         node_resources.quantity("lots")
-    spec = {"containers": [{"resources": {"requests": {"memory": "1Gi"}}}, {"resources": {"limits": {"memory": "1Gi"}}}],
+    spec = {"containers": [{"resources": {"requests": {"memory": "1Gi"}}},
+                           {"resources": {"limits": {"memory": "1Gi"}}}],
             "initContainers": [{"resources": {"requests": {"memory": "3Gi"}}}]}
     assert node_resources.pod_memory_request(spec) == 3 * 2 ** 30
 
