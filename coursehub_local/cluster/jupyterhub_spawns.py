@@ -136,10 +136,15 @@ def _running(store, namespace: str, name: str, node: str, due: float) -> None:
                                "PodScheduled")]
     digits = hashlib.sha256(name.encode()).digest()
     try:
+        addresses = (store.get_object("v1", "Node", None, node).get("status") or {}).get("addresses") or []
+    except ApiError:
+        addresses = []
+    host_ip = next((a["address"] for a in addresses if a.get("type") == "InternalIP"), "")
+    try:
         pod = store.get_object("v1", "Pod", namespace, name)
         container = pod["spec"]["containers"][0]
         store.set_status("v1", "Pod", namespace, name, {
-            "phase": "Running", "conditions": conditions, "hostIP": "", "podIP": f"192.168.{digits[0]}.{digits[1]}",
+            "phase": "Running", "conditions": conditions, "hostIP": host_ip, "podIP": f"192.168.{digits[0]}.{digits[1]}",
             "startTime": pod["status"].get("startTime", started), "qosClass": pod["status"].get("qosClass"),
             "containerStatuses": [{"name": "notebook", "image": container["image"], "ready": True,
                                    "started": True, "restartCount": 0,
