@@ -16,173 +16,27 @@ import hashlib
 import heapq
 import itertools
 import json
-import random
+import logging
 import re
-import string
 import threading
 import uuid
 import weakref
 from dataclasses import dataclass, field
 from typing import Iterator
 
-import yaml
-
 from coursehub_local import ecr_push
 from coursehub_local.cluster import jupyterhub_spawns
-from coursehub_local.kube.errors import ApiError
+from coursehub_local.cluster.binderhub_config import Hub, builder_ready, push, read_hub
+from coursehub_local.cluster.binderhub_names import (build_name, image_name, registry_of, resolve_ref,
+                                                     unique_name_from_repo)
 
 KEEPALIVE_INTERVAL = 25  # BuildHandler.KEEPALIVE_INTERVAL
 CLOSE_DELAY = 60  # BuildHandler.get: asyncio.sleep(60) after the launch
 BUILD_MAX_AGE, BUILD_CLEANUP_INTERVAL = 4 * 3600, 60  # KubernetesCleaner.max_age, BinderHub.build_cleanup_interval
 LAUNCH_RETRIES, LAUNCH_RETRY_DELAY = 4, 4  # Launcher.retries, Launcher.retry_delay (doubled after each failure)
-START_TIMEOUT = 300  # z2jh singleuser.startTimeout
 RUNNING, PUSH = 8, 100  # simulated seconds from build pod creation: repo2docker running, building done
-DOCKERHUB = "index.docker.io"  # docker's IndexServer https://index.docker.io/v1/
+log = logging.getLogger(__name__)
 BUILD_PATH = re.compile(r"^/build/(?P<provider>[^/]+)/(?P<spec>.+)$")
-
-
-# -- names, as builder.py makes them --------------------------------------------------------------------------------
-def escape(text: str, safe: set[str], escape_char: str = "-") -> str:
-    """``escapism.escape``: each unsafe character becomes ``escape_char`` + the hex of each of its UTF-8 bytes."""
-    return "".join(c if c in safe and c != escape_char else "".join(f"{escape_char}{b:X}" for b in c.encode())
-                   for c in text)
-
-
-def safe_build_slug(build_slug: str, limit: int, hash_length: int = 6) -> str:
-    """builder.py ``_safe_build_slug``."""
-    digest = hashlib.sha256(build_slug.encode()).hexdigest()
-    escaped = escape(build_slug, set(string.ascii_letters + string.digits))
-    return f"{escaped[:limit - hash_length - 1]}-{digest[:hash_length]}".lower()
-
-
-def build_name(build_slug: str, ref: str, prefix: str = "build-", limit: int = 63, ref_length: int = 6) -> str:
-    """builder.py ``_generate_build_name``: the build pod's name, the same for the same repository and ref."""
-    slug = safe_build_slug(build_slug, limit=limit - len(prefix) - ref_length - 1)
-    return f"{prefix}{slug}-{safe_build_slug(ref, limit=ref_length, hash_length=2)[:ref_length]}".lower()
-
-
-def image_name(image_prefix: str, build_slug: str, ref: str) -> str:
-    """builder.py: ``{prefix}{safe build slug}:{ref}``, ``_`` as ``-``, lower case."""
-    slug = safe_build_slug(build_slug, limit=255 - len(image_prefix))
-    return f"{image_prefix}{slug}:{ref}".replace("_", "-").lower()
-
-
-def unique_name_from_repo(repo_url: str) -> str:
-    """launcher.py ``unique_name_from_repo``: the anonymous user's name, the repository path and 8 random chars."""
-    prefix = re.sub(r"^[a-z]+://[^/]+", "", repo_url).strip("/").replace("/", "-").lower()
-    prefix = prefix[:-4] if prefix.endswith(".git") else prefix
-    if len(prefix) > 32:
-        prefix = f"{prefix[:15]}-{prefix[-15:]}"
-    return f"{prefix}-{''.join(random.choices(string.ascii_lowercase + string.digits, k=8))}"
-
-
-def resolve_ref(owner: str, repo: str, ref: str) -> str:
-    """The commit a ref names. GitHub is not simulated: a full SHA stays, any other ref names a made-up commit that
-    is the same for the same repository and ref."""
-    if re.fullmatch(r"[0-9a-f]{40}", ref):
-        return ref
-    return hashlib.sha1(f"{owner}/{repo}@{ref}".encode()).hexdigest()
-
-
-def registry_of(image: str) -> str:
-    """The registry host of an image reference (docker's rule: a first part with ``.`` or ``:`` or ``localhost``)."""
-    first, _, rest = image.partition("/")
-    if rest and ("." in first or ":" in first or first == "localhost"):
-        return DOCKERHUB if first in ("docker.io", "index.docker.io", "registry-1.docker.io") else first
-    return DOCKERHUB
-
-
-# -- what the charts installed --------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Hub:
-    """A BinderHub release and its JupyterHub, as their Secrets and objects say."""
-
-    namespace: str
-    release: str
-    chart: str
-    image_prefix: str
-    builder_type: str
-    hub_url: str
-    memory_guarantee: object
-    start_timeout: int
-    singleuser_cmd: tuple[str, ...]
-    cors_allow_origin: str
-
-
-def _secret_values(store, namespace: str, name: str) -> dict:
-    try:
-        secret = store.get_object("v1", "Secret", namespace, name)
-    except ApiError:
-        return {}
-    text = (secret.get("stringData") or {}).get("values.yaml")
-    if text is None and (secret.get("data") or {}).get("values.yaml"):
-        text = base64.b64decode(secret["data"]["values.yaml"]).decode()
-    return yaml.safe_load(text or "") or {}
-
-
-def _get(values: dict, path: str, default=None):
-    for key in path.split("."):
-        if not isinstance(values, dict) or key not in values:
-            return default
-        values = values[key]
-    return values
-
-
-def read_hub(store, namespace: str, release: str) -> Hub:
-    """BinderHub's config from ``binder-secret`` and its hub's from Secret ``hub``; the hub's public URL is
-    ``BinderHub.hub_url`` (what launcher.py uses), else ``https://`` + the host of the Ingress to ``proxy-public``."""
-    binder, hub = _secret_values(store, namespace, "binder-secret"), _secret_values(store, namespace, "hub")
-    hub_url = _get(binder, "config.BinderHub.hub_url") or ""
-    if not hub_url:
-        for ingress in store.list(store.resource_type("networking.k8s.io/v1", "Ingress"), namespace)[0]:
-            for rule in (ingress.get("spec") or {}).get("rules") or []:
-                services = {((p.get("backend") or {}).get("service") or {}).get("name")
-                            for p in ((rule.get("http") or {}).get("paths") or [])}
-                if "proxy-public" in services and rule.get("host"):
-                    hub_url = hub_url or f"https://{rule['host']}"
-    chart = _get(hub, "Chart", {})
-    return Hub(namespace, release, f"{chart.get('Name', 'jupyterhub')}-{chart.get('Version', '')}",
-               _get(binder, "config.BinderHub.image_prefix") or "", binder.get("imageBuilderType") or "host",
-               hub_url.rstrip("/") + "/", _get(hub, "singleuser.memory.guarantee"),
-               int(_get(hub, "singleuser.startTimeout") or START_TIMEOUT),
-               tuple(_get(hub, "singleuser.cmd") or ()),
-               _get(hub, "hub.config.BinderSpawner.cors_allow_origin") or "")
-
-
-def builder_ready(store, hub: Hub) -> bool:
-    """Whether a build pod finds a builder socket: the chart's DaemonSet ``<release>-<imageBuilderType>``
-    (templates/container-builder/daemonset.yaml) has a ready pod. With ``imageBuilderType: host`` the build mounts
-    the node's /var/run/docker.sock, which an EKS AL2023 node (containerd only) does not have."""
-    if hub.builder_type not in ("dind", "pink"):
-        return False
-    try:
-        daemonset = store.get_object("apps/v1", "DaemonSet", hub.namespace, f"{hub.release}-{hub.builder_type}")
-    except ApiError:
-        return False
-    return ((daemonset.get("status") or {}).get("numberReady") or 0) > 0
-
-
-def push(store, hub: Hub, image: str, now) -> str | None:
-    """Push ``image`` with Secret ``binder-build-docker-config``; the registry's refusal text, or None."""
-    host = registry_of(image)
-    if ecr_push.REGISTRY_HOST.fullmatch(host):
-        try:
-            ecr_push.push_from_store(store, image, now, hub.namespace)  # creates the repository and image in ECR
-        except (ApiError, KeyError, ValueError):  # no Secret, or no config.json in it: docker has no login
-            return "no basic auth credentials"
-        except ecr_push.RegistryRefusal as refusal:
-            return str(refusal)
-        return None
-    try:
-        secret = store.get_object("v1", "Secret", hub.namespace, "binder-build-docker-config")
-        config = json.loads(base64.b64decode((secret.get("data") or {}).get("config.json") or "e30="))
-    except (ApiError, ValueError):
-        config = {}
-    auths = {ecr_push.registry_host(url): entry for url, entry in (config.get("auths") or {}).items()}
-    if not (auths.get(host) or {}).get("auth"):
-        # What docker prints when it has no login for DockerHub (or another registry) and the push is refused.
-        return "denied: requested access to the resource is denied"
-    return None
 
 
 # -- per-cluster state ----------------------------------------------------------------------------------------------
@@ -204,7 +58,10 @@ class Schedule:
         with self.lock:
             while self._steps and self._steps[0][0] <= self.clock.time():
                 due, _, step = heapq.heappop(self._steps)
-                step(due)
+                try:
+                    step(due)
+                except Exception:  # noqa: BLE001 - one broken step must not stop the cluster's others
+                    log.exception("BinderHub stand-in step failed")
 
 
 @dataclass
@@ -379,7 +236,9 @@ class Stream:
         build = start_build(self.store, self.clock, self.cluster, self.hub, build_name(slug, ref), image, repo_url,
                             ref)
         yield 0, data({"phase": "waiting", "message": "Waiting for build to start...\n"})
-        seen, failed = 0, False
+        # From the start: a re-attached stream reads the pod log with tail_lines=100 (KubernetesBuildExecutor
+        # log_tail_lines), and this log is shorter than that, so it replays whole.
+        seen = 0
         while True:
             self.cluster.schedule.settle()
             with self.cluster.schedule.lock:
@@ -387,8 +246,7 @@ class Stream:
                 later = [e[0] for e in build.entries[seen:] if e[0] > self.clock.time()]
                 seen += len(due)
             for _, kind, payload in sorted(due, key=lambda e: e[0]):
-                if kind == "log":
-                    failed = failed or payload.get("phase") in ("failure", "failed")
+                if kind == "log":  # repo2docker's JSON lines, passed on as they are
                     yield 0, data(payload)
                 elif payload == "failed":
                     yield 0, data({"phase": "failed"})
