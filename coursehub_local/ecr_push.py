@@ -113,6 +113,16 @@ def push_from_store(store: Any, image_ref: str, now: datetime, namespace: str = 
     return push_image(image_ref, config, now)
 
 
+def image_pushed(image_ref: str) -> bool:
+    """Whether ECR holds ``image_ref`` (``<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag>``): what
+    BinderHub's registry manifest lookup finds before it decides to build."""
+    host, repository, tag = parse_image(image_ref)
+    match = REGISTRY_HOST.fullmatch(host)
+    if match is None:
+        raise ValueError(f"{host!r} is not an Amazon ECR private registry")
+    return moto_patches.ecr_has_image(match["account"], match["region"], repository, tag)
+
+
 def _ensure_repository(registry: Registry, repository: str) -> bool:
     """Whether the push creates the repository (from its CREATE_ON_PUSH template); refuse if it may not."""
     if moto_patches.ecr_has_repository(registry.account, registry.region, repository):

@@ -601,6 +601,12 @@ def ecr_has_repository(account: str, region: str, name: str) -> bool:
     return name in ecr_backend(account, region).repositories
 
 
+def ecr_has_image(account: str, region: str, repository: str, tag: str) -> bool:
+    """Whether moto's ECR holds an image tagged ``tag`` in ``repository`` (what a manifest lookup finds)."""
+    found = ecr_backend(account, region).repositories.get(repository)
+    return found is not None and any(tag in image.image_tags for image in found.images)
+
+
 def ecr_create_repository(account: str, region: str, name: str, settings: dict) -> None:
     """Create a repository in moto's ECR with a creation template's settings (its members as the ECR API names
     them: imageTagMutability, imageTagMutabilityExclusionFilters, encryptionConfiguration, resourceTags,

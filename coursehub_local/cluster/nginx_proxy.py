@@ -71,7 +71,8 @@ class NginxHandler(BaseHTTPRequestHandler):
         else:
             headers["connection"] = "close"  # nginx's default proxy_set_header Connection close
         request = Request(self.command, self.path, headers, body)
-        self._relay(front, location, respond(front.store, location.namespace, location.service, request))
+        self._relay(front, location, respond(front.store, location.namespace, location.service, request,
+                                            front.clock))
 
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _proxy
 

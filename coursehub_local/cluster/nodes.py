@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 from coursehub_local.cluster.context import ClusterContext
+from coursehub_local.cluster.node_resources import node_resources
 from coursehub_local.kube.errors import ApiError
 
 log = logging.getLogger(__name__)
@@ -20,6 +21,7 @@ class NodeController:
     def __init__(self, ctx: ClusterContext):
         self.ctx = ctx
         self._ec2 = None  # made at the first sync: a new boto3 client loads EC2's whole model again
+        self._instance_types: dict[str, dict] = {}  # DescribeInstanceTypes entries, by name
 
     def sync(self) -> None:
         """Make instances and Nodes match each node group's desired size."""
@@ -80,7 +82,13 @@ class NodeController:
                 except ApiError:
                     pass
         for name, instance in instances.items():
-            store.put_object(_node(name, instance))
+            store.put_object(_node(name, instance, self._instance_type(ec2, instance["InstanceType"])))
+
+    def _instance_type(self, ec2, name: str) -> dict:
+        """The instance type's memory, vCPUs and network limits (EC2 DescribeInstanceTypes), asked once."""
+        if name not in self._instance_types:
+            self._instance_types[name] = ec2.describe_instance_types(InstanceTypes=[name])["InstanceTypes"][0]
+        return self._instance_types[name]
 
 
 def cluster_instances(ec2, cluster: str, states: tuple[str, ...], nodegroup: str | None = None) -> list[dict]:
@@ -102,7 +110,7 @@ def _tag(instance: dict, key: str) -> str | None:
     return next((t["Value"] for t in instance.get("Tags", []) if t["Key"] == key), None)
 
 
-def _node(name: str, instance: dict) -> dict:
+def _node(name: str, instance: dict, instance_type: dict) -> dict:
     zone = instance["Placement"]["AvailabilityZone"]
     return {
         "apiVersion": "v1", "kind": "Node",
@@ -118,8 +126,7 @@ def _node(name: str, instance: dict) -> dict:
                             "message": "kubelet is posting ready status"}],
             "addresses": [{"type": "InternalIP", "address": instance.get("PrivateIpAddress", "")},
                           {"type": "Hostname", "address": name}],
-            "capacity": {"cpu": "8", "memory": "32Gi", "pods": "58"},
-            "allocatable": {"cpu": "7910m", "memory": "31Gi", "pods": "58"},
+            **node_resources(instance_type),  # what the EKS AMI's kubelet reports for this instance type
             "nodeInfo": {"kubeletVersion": KUBELET_VERSION, "containerRuntimeVersion": "containerd://1.7.27",
                          "operatingSystem": "linux", "architecture": "amd64"},
         },

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
+from coursehub_local.cluster import binderhub_builds
 from coursehub_local.cluster.services import service_selector
 from coursehub_local.cluster.workloads import ready_workloads
 
@@ -22,11 +23,6 @@ WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 KERNEL_CHANNELS = re.compile(r"^/user/[^/]+/api/kernels/[^/]+/channels$")
 CONTENTS = re.compile(r"^/user/[^/]+/api/contents/(?P<path>.+)$")
 BUILD = re.compile(r"^/build/[^/]+/.+$")
-# The stand-in cannot build: its build stream says where it is, then stays silent until it gives up.
-BUILD_EVENTS = ((0, {"phase": "waiting", "message": "Waiting for build to start...\n"}),
-                (1, {"phase": "fetching", "message": "Fetching repository...\n"}),
-                (2, {"phase": "building", "message": "Building image...\n"}),
-                (1800, {"phase": "failed", "message": "The local stack does not build images.\n"}))
 
 
 @dataclass
@@ -59,8 +55,9 @@ class Response:
         return cls(status, content_type, [(0, body)], dict(headers))
 
 
-def respond(store, namespace: str, service_name: str, request: Request) -> Response:
-    """What the stand-in behind a Service answers; 503 when no ready pod is behind it."""
+def respond(store, namespace: str, service_name: str, request: Request, clock=None) -> Response:
+    """What the stand-in behind a Service answers; 503 when no ready pod is behind it. ``clock``: the stack's, for
+    what takes simulated time (builds)."""
     unavailable = Response.of(503, nginx_page(503, "Service Temporarily Unavailable"))
     selector = service_selector(store, namespace, service_name)
     if selector and selector.get(SOLVER_LABEL) == "true":
@@ -72,6 +69,9 @@ def respond(store, namespace: str, service_name: str, request: Request) -> Respo
     hub = backend_ready(store, namespace, {"app": "jupyterhub", "component": "hub", "release": release})
     proxy = backend_ready(store, namespace, {"app": "jupyterhub", "component": "proxy", "release": release})
     if selector.get("app") == "binder":
+        if BUILD.match(path) and clock is not None:  # binderhub_builds: BuildHandler's EventSource stream
+            status, chunks = binderhub_builds.respond_build(store, clock, namespace, release, path, request.headers)
+            return Response(status, "text/event-stream", chunks, {"Cache-Control": "no-cache"}, streaming=True)
         return _binderhub(path, hub and proxy)
     if selector.get("app") == "jupyterhub":
         return _jupyterhub(path, request, hub) or unavailable
@@ -86,9 +86,6 @@ def _binderhub(path: str, hub_ok: bool) -> Response:
                    "ok": True}]
         return Response.of(200 if hub_ok else 503, json.dumps({"ok": hub_ok, "checks": checks}).encode(),
                            "application/json")
-    if BUILD.match(path):  # binderhub/builder.py BuildHandler: an EventSource stream of JSON events
-        chunks = [(delay, f"data: {json.dumps(event)}\n\n".encode()) for delay, event in BUILD_EVENTS]
-        return Response(200, "text/event-stream", chunks, {"Cache-Control": "no-cache"}, streaming=True)
     return Response.of(404, nginx_page(404, "Not Found"))
 
 
