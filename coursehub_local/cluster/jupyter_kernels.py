@@ -103,6 +103,7 @@ class Kernel:
         """iopub goes to every connection; a shell reply to the requester's session (ZMQ routes by identity)."""
         message = dict(message, channel=channel)
         with self.lock:
+            self.last_activity = self.now()  # jupyter_server records activity on every message from the kernel
             if message["msg_type"] == "status":
                 self.execution_state = message["content"]["execution_state"]
             targets = [c for k, connections in self.connections.items() for c in connections

@@ -1,4 +1,4 @@
-"""What JupyterHub's proxy (the ``proxy-public`` Service) answers under ``/user/<name>/``: the user's server, or the hub.
+"""What JupyterHub's proxy (``proxy-public``) answers under ``/user/<name>/``: the user's server, or the hub.
 
 A user's server exists while the cluster holds its pod as kubespawner makes it (labels ``app=jupyterhub``,
 ``component=singleuser-server``, ``release``, ``hub.jupyter.org/username``; BinderSpawnerMixin.get_args
@@ -152,14 +152,21 @@ class JupyterServer:
         if not self.authenticated(request):
             if channels:
                 return _page(403, "Forbidden")
-            return _response(403, json.dumps({"message": "Forbidden", "reason": None}).encode(), JSON)
+            return _api_error(403, "Forbidden")
         if channels:
             kernel = self.kernels.get(channels.group("kernel"))
             if kernel is None:
                 return _page(404, "Not Found", f"Kernel does not exist: {channels.group('kernel')}")
             return self.connect(kernel, request)
         if KERNELS.match(rest) and request.method == "POST":
-            kernel = Kernel(self.now, (json.loads(request.body or b"{}") or {}).get("name") or "python3")
+            try:  # JupyterHandler.get_json_body
+                model = json.loads(request.body.strip().decode("utf-8")) if request.body.strip() else {}
+            except ValueError:
+                return _api_error(400, "Invalid JSON in body of request")
+            if not isinstance(model, dict) or (model.get("name") or "python3") != "python3":
+                return _response(500, json.dumps({"message": "Unhandled error", "reason": None,
+                                                  "traceback": ""}).encode(), JSON)  # e.g. NoSuchKernel, uncaught
+            kernel = Kernel(self.now)
             with self.lock:
                 self.kernels[kernel.id] = kernel
             return _response(201, json.dumps(kernel.model()).encode(), JSON,
@@ -170,8 +177,7 @@ class JupyterServer:
         if match and request.method in ("GET", "DELETE"):
             kernel = self.kernels.get(match.group("kernel"))
             if kernel is None:
-                return _response(404, json.dumps({"message": f"Kernel does not exist: {match.group('kernel')}",
-                                                  "reason": None}).encode(), JSON)
+                return _api_error(404, f"Kernel does not exist: {match.group('kernel')}")
             if request.method == "GET":
                 return _response(200, json.dumps(kernel.model()).encode(), JSON)
             self.stop_kernel(kernel)
@@ -242,12 +248,18 @@ class JupyterServer:
 
 
 def _response(status: int, body: bytes, content_type: str, **headers: str) -> "Response":
-    from coursehub_local.cluster.stand_in_backends import Response
+    from coursehub_local.cluster.stand_in_backends import Response  # that module routes to this one
     return Response.of(status, body, content_type, **headers)
+
+
+def _api_error(status: int, message: str) -> "Response":
+    """APIHandler.write_error: JSON with the HTTPError's message and its (here always empty) reason."""
+    return _response(status, json.dumps({"message": message, "reason": None}).encode(), JSON)
 
 
 def _page(status: int, reason: str, message: str = "") -> "Response":
     """The HTML error page of jupyter_server and JupyterHub (templates/error.html): ``<status> : <reason>``."""
     detail = f"<p>The error was:</p><pre>{message}</pre>" if message else ""
-    body = f"<!DOCTYPE HTML>\n<html><body><div class=\"error\"><h1>{status} : {reason}</h1>{detail}</div></body></html>\n"
+    body = (f"<!DOCTYPE HTML>\n<html><body><div class=\"error\"><h1>{status} : {reason}</h1>{detail}</div>"
+            "</body></html>\n")
     return _response(status, body.encode(), "text/html")

@@ -10,7 +10,7 @@ import json
 import re
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from coursehub_local.cluster import jupyter_servers
 from coursehub_local.cluster.services import service_selector
@@ -55,7 +55,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     header_delay: float = 0.0
     streaming: bool = False  # no Content-Length: the body ends when the upstream closes
-    upstream: socket.socket | Any = None  # after 101: the upstream's end of the upgraded connection
+    upstream: socket.socket | None = None  # after 101: the upstream's end of the upgraded connection
 
     @classmethod
     def of(cls, status: int, body: bytes, content_type: str = "text/html", **headers: str) -> "Response":

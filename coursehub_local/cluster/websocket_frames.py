@@ -1,4 +1,4 @@
-"""RFC 6455 frames as the server end of a Jupyter kernel WebSocket reads and writes them (tornado's WebSocketProtocol13).
+"""RFC 6455 frames as the server end of a kernel WebSocket reads and writes them (tornado's WebSocketProtocol13).
 
 Read in tornado/websocket.py (``_receive_frame``, ``_handle_message``, ``close``, ``_write_frame``):
 

@@ -40,7 +40,7 @@ def accept_value(key: str) -> str:
 
 def upgrade(headers: dict[str, str]) -> tuple["Response", bool]:
     """tornado's answer to the handshake request (lower-case header names), and whether it is 101."""
-    from coursehub_local.cluster.stand_in_backends import Response
+    from coursehub_local.cluster.stand_in_backends import Response  # that module routes to this one
 
     if headers.get("upgrade", "").lower() != "websocket":
         return Response.of(400, b'Can "Upgrade" only to "WebSocket".', TEXT_HTML), False

@@ -23,29 +23,34 @@ VALUES = {"service": {"type": "ClusterIP"}, "ingress": ingress_values(BINDER, "b
           "jupyterhub": {"proxy": {"service": {"type": "ClusterIP"}}, "ingress": ingress_values(HUB, "hub-tls")}}
 
 
+def start_server(config, store, user, token):
+    """The user's server pod as kubespawner (with BinderSpawnerMixin's args) and then the kubelet make it."""
+    args = ["jupyter-notebook", "--ip=0.0.0.0", "--port=8888", f"--NotebookApp.base_url=/user/{user}/",
+            f"--NotebookApp.token={token}", "--NotebookApp.trust_xheaders=True"]
+    args += [a.replace("--NotebookApp.", "--ServerApp.") for a in args if a.startswith("--NotebookApp.")]
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
+        "name": f"jupyter-{user}", "namespace": "binderhub",
+        "labels": {"app": "jupyterhub", "component": "singleuser-server", "release": "binderhub",
+                   "hub.jupyter.org/username": user},
+        "annotations": {"hub.jupyter.org/username": user}},
+        "spec": {"restartPolicy": "OnFailure", "containers": [
+            {"name": "notebook", "image": "registry.local/binder-gh-org-repo:abc", "args": args}]}}
+    kubectl(config, "apply", "-f", "-", stdin=json.dumps(pod))
+    store.set_status("v1", "Pod", "binderhub", f"jupyter-{user}", {
+        "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
+        "containerStatuses": [{"name": "notebook", "ready": True, "restartCount": 0,
+                               "state": {"running": {"startedAt": "2026-12-07T08:00:00Z"}}}]})
+
+
 class Lab(Hub):
-    """The hub's cluster, with the user's server pod as kubespawner and the kubelet make it."""
+    """The hub's cluster, where the tests start user servers."""
 
     @property
     def store(self):
         return self.stack.clusters.server(self.name).store
 
     def start_server(self, user=USER, token=TOKEN):
-        args = ["jupyter-notebook", "--ip=0.0.0.0", "--port=8888", f"--NotebookApp.base_url=/user/{user}/",
-                f"--NotebookApp.token={token}", "--NotebookApp.trust_xheaders=True"]
-        args += [a.replace("--NotebookApp.", "--ServerApp.") for a in args if a.startswith("--NotebookApp.")]
-        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {
-            "name": f"jupyter-{user}", "namespace": "binderhub",
-            "labels": {"app": "jupyterhub", "component": "singleuser-server", "release": "binderhub",
-                       "hub.jupyter.org/username": user},
-            "annotations": {"hub.jupyter.org/username": user}},
-            "spec": {"restartPolicy": "OnFailure", "containers": [
-                {"name": "notebook", "image": "registry.local/binder-gh-org-repo:abc", "args": args}]}}
-        kubectl(self.config, "apply", "-f", "-", stdin=json.dumps(pod))
-        self.store.set_status("v1", "Pod", "binderhub", f"jupyter-{user}", {
-            "phase": "Running", "conditions": [{"type": "Ready", "status": "True"}],
-            "containerStatuses": [{"name": "notebook", "ready": True, "restartCount": 0,
-                                   "state": {"running": {"startedAt": "2026-12-07T08:00:00Z"}}}]})
+        start_server(self.config, self.store, user, token)
 
     def annotate_hub(self, **annotations):
         kubectl(self.config, "annotate", "--overwrite", "ingress", "jupyterhub", "-n", "binderhub",
@@ -118,6 +123,9 @@ def test_the_kernels_api_answers_as_jupyter_server(stack, kernel):
     created = api("POST", "/api/kernels")
     assert created.headers["Location"] == f"/user/{USER}/api/kernels/{created.json()['id']}"
     assert api("DELETE", f"/api/kernels/{created.json()['id']}").status_code == 204
+    bad = api("POST", "/api/kernels", data=b"{not json")
+    assert bad.status_code == 400 and bad.json() == {"message": "Invalid JSON in body of request", "reason": None}
+    assert api("POST", "/api/kernels", json={"name": "julia-1.10"}).status_code == 500  # NoSuchKernel, uncaught
     gone = api("GET", f"/api/kernels/{created.json()['id']}")
     assert gone.status_code == 404
     assert gone.json() == {"message": f"Kernel does not exist: {created.json()['id']}", "reason": None}
