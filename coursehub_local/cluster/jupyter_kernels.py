@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import queue
 import subprocess
 import sys
 import threading
@@ -67,6 +68,8 @@ class Kernel:
         self.buffer: tuple[str, list] | None = None  # (session key, [(channel, message)])
         self.lock = threading.RLock()
         self.alive = True
+        self._queue: queue.Queue = queue.Queue()
+        self._worker: threading.Thread | None = None
 
     def model(self) -> dict:
         """jupyter_server's ``kernel_model``."""
@@ -131,8 +134,20 @@ class Kernel:
             self._emit("iopub", self.message("status", {"execution_state": "idle"}, header), key)
         elif msg_type == "execute_request" and channel == "shell":
             code = (request.get("content") or {}).get("code", "")
-            threading.Thread(target=self._execute, args=(code, header, key), daemon=True,
-                             name=f"kernel-{self.id[:8]}").start()
+            with self.lock:  # one cell at a time, in the order they came (ipykernel's shell queue)
+                if self._worker is None:
+                    self._worker = threading.Thread(target=self._run_queue, daemon=True, name=f"kernel-{self.id[:8]}")
+                    self._worker.start()
+            self._queue.put((code, header, key))
+
+    def _run_queue(self) -> None:
+        while self.alive:
+            try:
+                cell = self._queue.get(timeout=1)
+            except queue.Empty:
+                continue
+            if self.alive:
+                self._execute(*cell)
 
     def _execute(self, code: str, parent: dict, key: str) -> None:
         with self.lock:

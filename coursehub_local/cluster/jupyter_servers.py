@@ -41,6 +41,7 @@ import json
 import re
 import socket
 import threading
+import uuid
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlencode
@@ -205,7 +206,8 @@ class JupyterServer:
         if not accepted:
             return response
         query = parse_qs(request.path.split("?", 1)[1]) if "?" in request.path else {}
-        session_id = (query.get("session_id") or [""])[0]  # "No session ID specified": an empty one
+        # without one jupyter_server logs "No session ID specified" and the connection keeps its Session's random id
+        session_id = (query.get("session_id") or [uuid.uuid4().hex])[0]
         ours, theirs = socket.socketpair()
         threading.Thread(target=serve_connection, args=(ours, kernel, session_id), daemon=True,
                          name=f"kernel-ws-{kernel.id[:8]}").start()

@@ -67,6 +67,21 @@ def test_an_execute_request_gets_the_iopub_sequence_and_an_execute_reply():
     assert kernel.model()["execution_state"] == "idle" and kernel.model()["connections"] == 1
 
 
+def test_cells_run_one_at_a_time_in_the_order_they_came():
+    kernel, client = Kernel(lambda: MOMENT), Client()
+    kernel.connect("s1", client)
+    slow = request("execute_request", {"code": "import time; time.sleep(0.5); print('first')"})
+    fast = request("execute_request", {"code": "print('second')"})
+    kernel.handle("shell", slow, "s1")
+    kernel.handle("shell", fast, "s1")
+    order = []
+    while len(order) < 2:
+        message = client.messages.get(timeout=20)
+        if message["msg_type"] == "execute_reply":
+            order.append((message["parent_header"]["msg_id"], message["content"]["execution_count"]))
+    assert order == [(slow["header"]["msg_id"], 1), (fast["header"]["msg_id"], 2)]
+
+
 def test_an_exception_is_an_error_message_and_an_error_reply():
     kernel, client = Kernel(lambda: MOMENT), Client()
     kernel.connect("s1", client)

@@ -193,6 +193,21 @@ def test_with_websocket_forwarding_a_cell_runs_and_its_output_comes_back(stack, 
         assert before - 1 <= date <= stack.clock.time() + 1  # the stack's clock, not the machine's
 
 
+def test_the_websocket_answers_pings_echoes_a_close_and_drops_a_message_that_is_not_json(stack, lab, kernel):
+    ws = channels(kernel["id"], uuid.uuid4().hex)
+    ws.ping(b"p")
+    assert ws.recv_data_frame(control_frame=True)[1].data == b"p"
+    ws.send_close(status=4001)
+    frame = ws.recv_data_frame(control_frame=True)[1]
+    assert frame.opcode == websocket.ABNF.OPCODE_CLOSE and frame.data[:2] == (4001).to_bytes(2, "big")
+
+    ws = channels(kernel["id"], uuid.uuid4().hex)
+    ws.send("not json")  # on_message raises: tornado aborts the connection without a close frame
+    ws.settimeout(2)  # well within the read timeout (3600 s: 6 real seconds), so it is the server that closed
+    with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, OSError)):
+        ws.recv()
+
+
 def _connect(kernel_id, session):
     try:
         return channels(kernel_id, session)
@@ -266,6 +281,7 @@ def test_shutdown_ends_the_server_and_the_hub_then_answers_for_it(stack, lab, ke
     ws = channels(kernel["id"], uuid.uuid4().hex)
     since = lab.store.resource_version
     assert api("POST", "/api/shutdown").status_code == 200
+    ws.settimeout(2)
     with pytest.raises((websocket.WebSocketConnectionClosedException, ConnectionError, OSError)):
         ws.recv()  # the server's process is gone, and its connections with it
 
