@@ -4,6 +4,7 @@ One cluster with nginx-ingress, cert-manager and BinderHub (as in test_hub_https
 the pod kubespawner would make. The tests run in file order: the kernel WebSocket is refused until the
 hub's Ingress lists proxy-public in ``nginx.org/websocket-services``, and the last test shuts the server down.
 """
+import calendar
 import json
 import time
 import uuid
@@ -189,7 +190,7 @@ def test_with_websocket_forwarding_a_cell_runs_and_its_output_comes_back(stack, 
     assert reply["channel"] == "shell" and reply["content"]["status"] == "ok"
     for message in seen:
         assert message["parent_header"] == sent and message["header"]["version"] == "5.3"
-        date = time.mktime(time.strptime(message["header"]["date"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+        date = calendar.timegm(time.strptime(message["header"]["date"][:19], "%Y-%m-%dT%H:%M:%S"))
         assert before - 1 <= date <= stack.clock.time() + 1  # the stack's clock, not the machine's
 
 
