@@ -8,7 +8,8 @@ nginx carries it out (nginx.org/en/docs/http/ngx_http_proxy_module.html):
 - a body over ``client_max_body_size`` gets ``413 Request Entity Too Large`` (ngx_http_core_module),
   and nginx reads and drops the rest of the body before closing (``lingering_close``);
 - ``Upgrade``/``Connection`` are hop-by-hop: nginx passes them only where the location sets them, that
-  is for Services in ``nginx.org/websocket-services``; elsewhere upstream sees a plain request;
+  is for Services in ``nginx.org/websocket-services``; elsewhere upstream sees a plain request; after an
+  upstream's 101 nginx relays bytes both ways (``_tunnel``);
 - ``proxy_buffering on``: the body is held until a buffer (``proxy_buffer_size``, one 4 KiB page)
   fills or the upstream finishes; ``off``: each chunk goes to the client as it comes;
 - ``proxy_read_timeout`` bounds the wait for each read from upstream: no response header in time is
@@ -20,7 +21,9 @@ Upstream delays are in the stack's simulated seconds, so timeouts cost little re
 from __future__ import annotations
 
 import logging
+import select
 import socket
+import ssl
 import time
 from http.server import BaseHTTPRequestHandler
 from typing import TYPE_CHECKING
@@ -70,7 +73,7 @@ class NginxHandler(BaseHTTPRequestHandler):
             headers.update(upgrade=self.headers["Upgrade"], connection="upgrade")  # $connection_upgrade
         else:
             headers["connection"] = "close"  # nginx's default proxy_set_header Connection close
-        request = Request(self.command, self.path, headers, body)
+        request = Request(self.command, self.path, headers, body, cluster=front.controller.ctx)
         self._relay(front, location, respond(front.store, location.namespace, location.service, request,
                                             front.clock))
 
@@ -89,7 +92,7 @@ class NginxHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         if response.status == 101:
             self.end_headers()
-            return self._tunnel(wait(location.read_timeout))
+            return self._tunnel(response.upstream, front, location.read_timeout)
         if not response.streaming:
             data = b"".join(chunk for _, chunk in response.chunks)
             self.send_header("Content-Length", str(len(data)))
@@ -125,16 +128,60 @@ class NginxHandler(BaseHTTPRequestHandler):
         except (socket.timeout, OSError):
             pass
 
-    def _tunnel(self, idle: float) -> None:
-        """After 101 nginx relays frames until a side closes or is idle past the read timeout (the stand-ins send none)."""
+    def _tunnel(self, upstream: socket.socket | None, front: "IngressFront", read_timeout: float) -> None:
+        """After 101 nginx relays bytes both ways until a side closes or nothing passes for ``proxy_read_timeout``.
+
+        ngx_http_upstream.c ``ngx_http_upstream_process_upgraded``: each read or write event on either
+        side re-arms the upstream read timer with ``proxy_read_timeout``; when it fires the request is
+        finalized with ``NGX_HTTP_REQUEST_TIME_OUT`` and both connections close. A side that closes
+        (``recv`` of 0) ends the tunnel too. The timer runs on the stack's simulated clock.
+        """
         self.wfile.flush()
         self.close_connection = True
-        self.connection.settimeout(idle)
+        if upstream is None:
+            return None
+        client, clock = self.connection, front.clock
+        last = clock.time()
         try:
-            while self.connection.recv(65536):
-                pass
-        except (socket.timeout, OSError):
+            pending = self._buffered_request_bytes()  # sent right after the request, already in rfile
+            while clock.time() - last < read_timeout:
+                if pending:
+                    upstream.sendall(pending)
+                    last, pending = clock.time(), b""
+                readable = select.select([client, upstream], [], [], 0.05)[0]
+                if client in readable or (hasattr(client, "pending") and client.pending()):
+                    try:
+                        pending = client.recv(65536)
+                    except ssl.SSLWantReadError:
+                        continue
+                    if not pending:
+                        break
+                if upstream in readable:
+                    data = upstream.recv(65536)
+                    if not data:
+                        break
+                    client.sendall(data)
+                    last = clock.time()
+        except OSError:
             pass
+        finally:
+            for sock in (upstream, client):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+            upstream.close()
+        return None
+
+    def _buffered_request_bytes(self) -> bytes:
+        """What rfile read ahead of the request's end; it is not used again once the connection is upgraded."""
+        self.connection.settimeout(0.001)
+        try:
+            held = self.rfile.peek()
+        except (socket.timeout, ssl.SSLError, OSError):
+            held = b""
+        self.connection.settimeout(30)
+        return self.rfile.read(len(held)) if held else b""
 
     def _page(self, status: int, **headers: str) -> None:
         body = nginx_page(status, REASONS[status])

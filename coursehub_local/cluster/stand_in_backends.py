@@ -6,22 +6,22 @@ only while the cluster has a ready workload (or, for the solver's bare Pod, a re
 """
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
 import re
+import socket
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
-from coursehub_local.cluster import binderhub_builds
+from coursehub_local.cluster import binderhub_builds, jupyter_servers
 from coursehub_local.cluster.services import service_selector
+from coursehub_local.cluster.websocket_upgrade import WEBSOCKET_GUID  # noqa: F401 - where tests find it
 from coursehub_local.cluster.workloads import ready_workloads
+
+if TYPE_CHECKING:
+    from coursehub_local.cluster.context import ClusterContext
 
 JUPYTERHUB_VERSION = "5.3.0"  # appVersion of the jupyterhub 4.2.0 chart that the binderhub stand-in vendors
 SOLVER_LABEL = "acme.cert-manager.io/http01-solver"
-WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
-KERNEL_CHANNELS = re.compile(r"^/user/[^/]+/api/kernels/[^/]+/channels$")
-CONTENTS = re.compile(r"^/user/[^/]+/api/contents/(?P<path>.+)$")
 BUILD = re.compile(r"^/build/[^/]+/.+$")
 
 
@@ -33,6 +33,7 @@ class Request:
     path: str
     headers: dict[str, str]
     body: bytes = b""
+    cluster: "ClusterContext | None" = None  # the cluster whose ingress took the request (clock, timeline)
 
     @property
     def host(self) -> str:
@@ -49,6 +50,7 @@ class Response:
     headers: dict[str, str] = field(default_factory=dict)
     header_delay: float = 0.0
     streaming: bool = False  # no Content-Length: the body ends when the upstream closes
+    upstream: socket.socket | None = None  # after 101: the upstream's end of the upgraded connection
 
     @classmethod
     def of(cls, status: int, body: bytes, content_type: str = "text/html", **headers: str) -> "Response":
@@ -74,7 +76,7 @@ def respond(store, namespace: str, service_name: str, request: Request, clock=No
             return Response(status, "text/event-stream", chunks, {"Cache-Control": "no-cache"}, streaming=True)
         return _binderhub(path, hub and proxy)
     if selector.get("app") == "jupyterhub":
-        return _jupyterhub(path, request, hub) or unavailable
+        return _jupyterhub(store, namespace, release, request, hub) or unavailable
     return Response.of(404, nginx_page(404, "Not Found"))
 
 
@@ -89,32 +91,17 @@ def _binderhub(path: str, hub_ok: bool) -> Response:
     return Response.of(404, nginx_page(404, "Not Found"))
 
 
-def _jupyterhub(path: str, request: Request, hub: bool) -> Response | None:
-    """proxy-public forwards /hub/ to the hub pod and /user/<name>/ to that user's server."""
+def _jupyterhub(store, namespace: str, release: str, request: Request, hub: bool) -> Response | None:
+    """proxy-public forwards /hub/ to the hub pod and /user/<name>/ to that user's server (jupyter_servers)."""
+    path = request.path.split("?", 1)[0]
     if path.rstrip("/") == "/hub/api":
         return Response.of(200, json.dumps({"version": JUPYTERHUB_VERSION}).encode(), "application/json") \
             if hub else None
-    if KERNEL_CHANNELS.match(path):
-        return _websocket(request)
-    contents = CONTENTS.match(path)
-    if contents and request.method == "PUT":  # jupyter_server ContentsHandler.put saves the whole file
-        name = contents.group("path").rsplit("/", 1)[-1]
-        model = {"name": name, "path": contents.group("path"), "type": "notebook", "format": None,
-                 "size": len(request.body), "writable": True, "content": None}
-        return Response.of(200, json.dumps(model).encode(), "application/json")
+    if jupyter_servers.USER_PATH.match(path):
+        return jupyter_servers.user_request(store, namespace, release, request, hub)
+    if jupyter_servers.HUB_USER_PATH.match(path):
+        return jupyter_servers.hub_user_request(request) if hub else None
     return Response.of(404, nginx_page(404, "Not Found"))
-
-
-def _websocket(request: Request) -> Response:
-    """tornado's WebSocketHandler.get: 400 unless the request asks to upgrade; else the RFC 6455 handshake."""
-    headers = request.headers
-    if headers.get("upgrade", "").lower() != "websocket":
-        return Response.of(400, b'Can "Upgrade" only to "WebSocket".', "text/html; charset=UTF-8")
-    if "upgrade" not in [v.strip().lower() for v in headers.get("connection", "").split(",")]:
-        return Response.of(400, b'"Connection" must be "Upgrade".', "text/html; charset=UTF-8")
-    key = headers.get("sec-websocket-key", "")
-    accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
-    return Response(101, "", [], {"Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Accept": accept})
 
 
 def _solver(store, namespace: str, selector: dict, request: Request) -> Response | None:

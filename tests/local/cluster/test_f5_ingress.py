@@ -1,8 +1,8 @@
 """The ingress front refuses what F5 NGINX Ingress refuses, and cert-manager's http01 fails and passes as upstream.
 
 One cluster with nginx-ingress, cert-manager and BinderHub whose Ingresses carry none of the F5
-annotations (as the product's values did before); the tests run in file order and add the
-annotations one by one, each after seeing what fails without it.
+annotations (as the product's values did before), and a user's server (ada's pod, as kubespawner makes it);
+the tests run in file order and add the annotations one by one, each after seeing what fails without it.
 """
 import base64
 import hashlib
@@ -20,9 +20,11 @@ from coursehub_local.cluster.stand_in_backends import WEBSOCKET_GUID, Response
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import kubectl
 from tests.local.cluster.test_hub_https import ISSUER, Hub, publish, ready
+from tests.local.cluster.test_jupyter_servers import start_server
 
 ZONE = "f5.courses.example.edu"  # in the seeded hosted zone
 BINDER, HUB = f"binder.{ZONE}", f"hub.binder.{ZONE}"
+TOKEN = "ada-server-token"  # the token of ada's server (BinderSpawnerMixin passes it in the pod's args)
 PLAIN = {"enabled": True, "ingressClassName": "nginx", "annotations": {"cert-manager.io/issuer": "letsencrypt-staging"}}
 VALUES = {
     "service": {"type": "ClusterIP"},
@@ -77,6 +79,7 @@ def cluster(stack, tmp_path_factory):
     publish(stack, BINDER, HUB, target=lb)
     time.sleep(1.1)  # creationTimestamps have whole seconds; F5 breaks ties by uid
     kubectl(cluster.config, "apply", "-f", "-", stdin=json.dumps(ISSUER))
+    start_server(cluster.config, stack.clusters.server(cluster.name).store, "ada", TOKEN)
     return cluster
 
 
@@ -139,23 +142,33 @@ def test_with_edit_in_place_the_challenge_passes_and_the_solver_cleans_up(stack,
     assert cluster.items("challenges") == []
 
 
-def kernel_upgrade(cluster):
+def start_kernel(cluster):
+    conn = connection(cluster.front(443), HUB, tls=True)
+    conn.request("POST", "/user/ada/api/kernels", headers={"Authorization": f"token {TOKEN}"})
+    response = conn.getresponse()
+    assert response.status == 201
+    return json.loads(response.read())["id"]
+
+
+def kernel_upgrade(cluster, kernel_id):
     conn = connection(cluster.front(443), HUB, tls=True)
     key = base64.b64encode(os.urandom(16)).decode()
-    conn.request("GET", "/user/ada/api/kernels/k1/channels", headers={
-        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"})
+    conn.request("GET", f"/user/ada/api/kernels/{kernel_id}/channels", headers={
+        "Upgrade": "websocket", "Connection": "Upgrade", "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13",
+        "Authorization": f"token {TOKEN}"})
     response = conn.getresponse()
     return response, key
 
 
 def test_a_websocket_upgrade_passes_only_for_annotated_services(stack, cluster):
-    response, _ = kernel_upgrade(cluster)
+    kernel_id = start_kernel(cluster)
+    response, _ = kernel_upgrade(cluster, kernel_id)
     assert response.status == 400  # nginx passed a plain GET: Jupyter's handler refuses it
     assert response.read() == b'Can "Upgrade" only to "WebSocket".'
 
     service = cluster.ingress_for(HUB)["spec"]["rules"][0]["http"]["paths"][0]["backend"]["service"]["name"]
     cluster.annotate(HUB, **{"nginx.org/websocket-services": service})
-    response, key = eventually(lambda: (r := kernel_upgrade(cluster))[0].status == 101 and r)
+    response, key = eventually(lambda: (r := kernel_upgrade(cluster, kernel_id))[0].status == 101 and r)
     accept = base64.b64encode(hashlib.sha1((key + WEBSOCKET_GUID).encode()).digest()).decode()
     assert response.getheader("Sec-WebSocket-Accept") == accept
     assert response.getheader("Upgrade") == "websocket"
@@ -164,7 +177,7 @@ def test_a_websocket_upgrade_passes_only_for_annotated_services(stack, cluster):
 def save_notebook(cluster, size):
     conn = connection(cluster.front(443), HUB, tls=True)
     conn.request("PUT", "/user/ada/api/contents/big.ipynb", body=b"x" * size,
-                 headers={"Content-Type": "application/json"})
+                 headers={"Content-Type": "application/json", "Authorization": f"token {TOKEN}"})
     return conn.getresponse()
 
 
