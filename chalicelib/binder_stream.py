@@ -15,7 +15,10 @@ at its window only while the image builds; once it sees ``built`` it follows the
 
 Two signs show a proxy that buffers the stream (F5 NGINX's default ``proxy_buffering on`` holds a response
 until a 4 KiB buffer fills or the upstream ends): no byte for longer than BinderHub's keepalive interval, and
-a ``ready`` event that arrives only as the stream ends, which BinderHub keeps open 60 s after it.
+the end of the stream right after ``ready``: BinderHub keeps it open 60 s after ``ready``, so an unbuffered
+stream does not end for a minute, while a buffering proxy passes ``ready`` on (with the keepalives after it)
+only when its buffer fills or the stream ends. The reader watches for the end for ``end_wait`` seconds before
+it takes the server.
 """
 from __future__ import annotations
 
@@ -46,22 +49,24 @@ class LaunchNotReady(CourseHubError):
 
 
 class LaunchFailed(CourseHubError):
-    """A phase of the test launch failed; the message names the phase and the cause."""
+    """A phase of the test launch failed; the message names the phase and the cause. ``server``: the server
+    BinderHub started all the same (its url and token), to be stopped."""
 
-    def __init__(self, phase: str, cause: str):
+    def __init__(self, phase: str, cause: str, server: dict | None = None):
         super().__init__(f"{phase}: {cause}")
-        self.phase, self.cause = phase, cause
+        self.phase, self.cause, self.server = phase, cause, server
 
 
 @dataclass(frozen=True)
 class StreamTimings:
-    """How a check reads the stream (seconds): its window while the image builds, the longest silence, the
-    launch's bound, and how long it looks for the end of the stream after ``ready``."""
+    """How a check reads the stream (seconds): its window while the image builds (from the first event), the
+    longest silence, the launch's bound, and how long it watches for the end of the stream after ``ready``
+    (well below BinderHub's 60 s hold)."""
 
     window: float = 20.0
     idle: float = 40.0
     launch: float = 600.0
-    end_peek: float = 1.0
+    end_wait: float = 5.0
 
 
 @dataclass
@@ -115,7 +120,7 @@ def follow(url: str, timings: StreamTimings, *, cafile: str | None = None, first
     buffered, or the launch takes longer than ``timings.launch``; LaunchNotReady when BinderHub does not answer.
     """
     progress = Progress()
-    opened = clock()
+    opened = None  # the window runs from the first event: connecting through a busy proxy is not reading
     launch_deadline = None
     try:
         response = _open(url, timings.idle, cafile)
@@ -124,17 +129,19 @@ def follow(url: str, timings: StreamTimings, *, cafile: str | None = None, first
     except (urllib.error.URLError, OSError) as error:
         raise LaunchNotReady("build", f"{url} is not reachable: {getattr(error, 'reason', error)}") from None
     with response:
-        for event in _events(response, timings.idle, progress):
-            if event is KEEPALIVE:
-                pass
-            else:
+        events = _events(response, timings.idle, progress)
+        for event in events:
+            if opened is None:
+                opened = clock()
+            if event is not KEEPALIVE:
                 progress.saw(event)
                 if progress.phase == "failed":
                     raise LaunchFailed(progress.failed_in, _cause(progress))
                 if progress.phase == "ready":
-                    if _ends_now(response, timings.end_peek):
-                        raise LaunchFailed("build", _BUFFERED)
-                    progress.server = {k: event.get(k) for k in ("url", "token", "image")}
+                    server = {k: event.get(k) for k in ("url", "token", "image")}
+                    if _ends_within(response, events, timings.end_wait):
+                        raise LaunchFailed("build", _BUFFERED, server)
+                    progress.server = server
                     return progress
                 if progress.phase in LAUNCH_PHASES and launch_deadline is None:
                     launch_deadline = clock() + timings.launch
@@ -149,9 +156,9 @@ def follow(url: str, timings: StreamTimings, *, cafile: str | None = None, first
     return progress  # BinderHub ended the stream while building: the next read attaches again
 
 
-_BUFFERED = ("BinderHub's event stream arrived held back: its ready event came only as the stream ended, "
-             "although BinderHub keeps it open 60 s after ready. A proxy in front of BinderHub buffers the "
-             "stream (F5 NGINX: nginx.org/proxy-buffering must be \"false\" on BinderHub's Ingress).")
+_BUFFERED = ("BinderHub's event stream arrived held back: its ready event came with the end of the stream, which "
+             "BinderHub keeps open 60 s after ready. A proxy in front of BinderHub buffers the stream (F5 NGINX: "
+             "nginx.org/proxy-buffering must be \"false\" on BinderHub's Ingress).")
 
 
 def _open(url: str, timeout: float, cafile: str | None):
@@ -193,18 +200,20 @@ def _events(response, idle: float, progress: Progress) -> Iterator[object]:
                 yield event
 
 
-def _ends_now(response, wait: float) -> bool:
-    """Whether the stream ends within ``wait`` seconds (it arrived all at once, held back until its end)."""
+def _ends_within(response, events: Iterator[object], seconds: float) -> bool:
+    """Whether the stream ends within ``seconds`` (keepalives read on the way): it was held back until its end."""
     sock = getattr(getattr(response.fp, "raw", None), "_sock", None)  # http.client's SocketIO over the socket
     if sock is None:
         return False
-    sock.settimeout(wait)
+    deadline = time.monotonic() + seconds
     try:
-        return response.read1(1) == b""
-    except (TimeoutError, socket.timeout):
+        while (left := deadline - time.monotonic()) > 0:
+            sock.settimeout(left)
+            if next(events, None) is None:
+                return True
+    except (TimeoutError, socket.timeout, LaunchFailed):
         return False
-    except OSError:
-        return True
+    return False
 
 
 def _cause(progress: Progress) -> str:

@@ -78,7 +78,7 @@ def purpose_of(event: dict) -> str:
 
 def _timings(settings: Settings) -> StreamTimings:
     return StreamTimings(window=settings.launch_stream_window_seconds, idle=settings.launch_stream_idle_seconds,
-                         launch=settings.launch_seconds, end_peek=settings.launch_stream_end_peek_seconds)
+                         launch=settings.launch_seconds, end_wait=settings.launch_stream_end_wait_seconds)
 
 
 def _roots(settings: Settings, request: HubRequest) -> str | None:
@@ -104,8 +104,7 @@ def start_build(dynamodb: Any, settings: Settings, event: dict, now: datetime) -
     hub_records.update(dynamodb, settings.hub_table_name, event["hub_id"], launch_check=check)
     if purpose == "provisioning":
         hub_records.step_started(dynamodb, settings.hub_table_name, event["hub_id"], STEP)
-    progress = binder_stream.follow(binder_stream.build_url(request.binder, test.repository), _timings(settings),
-                                    cafile=_roots(settings, request), first_read=True)
+    progress = _follow(dynamodb, settings, event, request, first_read=True)
     return _seen(dynamodb, settings, event, progress, check["started_at"])
 
 
@@ -113,14 +112,28 @@ def start_build(dynamodb: Any, settings: Settings, event: dict, now: datetime) -
 def check_server(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome:
     """LaunchNotReady while BinderHub builds or pushes the image; the server once it is ready."""
     request = steps.request_of(event)
-    progress = binder_stream.follow(binder_stream.build_url(request.binder, request.launch_test.repository),
-                                    _timings(settings), cafile=_roots(settings, request))
+    progress = _follow(dynamodb, settings, event, request)
     if progress.server is None:
         _progress(dynamodb, settings, event, progress.check_phase, progress.last_message)
         hint = (" (a build pod starts only where a builder, the chart's dind or pink DaemonSet, is ready)"
                 if progress.phase == "waiting" else "")
         raise LaunchNotReady(progress.check_phase, f"BinderHub is {progress.phase}: {progress.last_message}{hint}")
     return _seen(dynamodb, settings, event, progress, event["launch"]["started_at"])
+
+
+def _follow(dynamodb: Any, settings: Settings, event: dict, request: HubRequest,
+            first_read: bool = False) -> binder_stream.Progress:
+    """One read of the test repository's build stream; a server BinderHub started for a failed check is kept
+    for the failure path to stop."""
+    try:
+        return binder_stream.follow(binder_stream.build_url(request.binder, request.launch_test.repository),
+                                    _timings(settings), cafile=_roots(settings, request), first_read=first_read)
+    except LaunchFailed as failed:
+        if failed.server:
+            hub_records.put_test_server(dynamodb, settings.hub_table_name, event["hub_id"],
+                                        {"url": failed.server["url"], "token": failed.server["token"],
+                                         "kernel_id": None})
+        raise
 
 
 def _seen(dynamodb: Any, settings: Settings, event: dict, progress: binder_stream.Progress,

@@ -73,12 +73,12 @@ class Settings:
     registry_login_function_arn: str = ""  # renews the ECR login of a hub's image builds (its schedule's target)
     launch_check_state_machine_arn: str = ""  # launches a test repository (on demand, after the morning scale-up)
     # How the launch check reads BinderHub's event stream (chalicelib/binder_stream.py): one read's window while the
-    # image builds, the longest silence (BinderHub writes every 25 s), the launch's bound, the look for the
-    # stream's end after ready; and how long it listens on the kernel's WebSocket per call.
+    # image builds, the longest silence (BinderHub writes every 25 s), the launch's bound, the watch for the
+    # stream's end after ready (BinderHub holds it 60 s); and how long it listens on the kernel's WebSocket per call.
     launch_stream_window_seconds: float = 20.0
     launch_stream_idle_seconds: float = 40.0
     launch_seconds: float = 600.0
-    launch_stream_end_peek_seconds: float = 1.0
+    launch_stream_end_wait_seconds: float = 5.0
     kernel_listen_seconds: float = 2.0
 
     def require(self, *names: str) -> None:
@@ -147,7 +147,8 @@ class Settings:
         window = number("LAUNCH_STREAM_WINDOW_SECONDS", cls.launch_stream_window_seconds, 0.01, 120)
         idle = number("LAUNCH_STREAM_IDLE_SECONDS", cls.launch_stream_idle_seconds, 0.01, 300)
         launch = number("LAUNCH_SECONDS", cls.launch_seconds, 0.1, 780, " (within a Lambda's 15 minutes)")
-        end_peek = number("LAUNCH_STREAM_END_PEEK_SECONDS", cls.launch_stream_end_peek_seconds, 0.001, 30)
+        end_wait = number("LAUNCH_STREAM_END_WAIT_SECONDS", cls.launch_stream_end_wait_seconds, 0.001, 50,
+                          " (below BinderHub's 60 s hold after ready)")
         listen = number("KERNEL_LISTEN_SECONDS", cls.kernel_listen_seconds, 0.01, 30)
         repository = text("CHART_REPOSITORY") or None
         staging_roots = text("ACME_STAGING_ROOTS") or cls.acme_staging_roots
@@ -197,6 +198,6 @@ class Settings:
             launch_stream_window_seconds=window,
             launch_stream_idle_seconds=idle,
             launch_seconds=launch,
-            launch_stream_end_peek_seconds=end_peek,
+            launch_stream_end_wait_seconds=end_wait,
             kernel_listen_seconds=listen,
         )

@@ -299,13 +299,13 @@ def launch_check_timings(time_scale: float) -> dict[str, str]:
 
     The check reads real sockets in real seconds while the stand-ins answer on the stack's clock, so its
     production timings (chalicelib/settings.py) are scaled the same way, with floors for a loaded machine: a
-    healthy stream's longest silence (BinderHub's 25 s keepalive) and the end of a buffered stream must stay
-    apart from thread scheduling delays. The look for the stream's end after ``ready`` stays below BinderHub's
-    60 s hold (half of it), so a healthy stream is never taken for a buffered one."""
+    healthy stream's longest silence (BinderHub's 25 s keepalive) must stay apart from thread scheduling delays.
+    The watch for the stream's end after ``ready`` stays at half of BinderHub's 60 s hold, so a healthy stream is
+    never taken for a buffered one."""
     def real(simulated: float, floor: float) -> str:
         return f"{max(simulated / time_scale, floor):.4g}"
-    return {"LAUNCH_STREAM_WINDOW_SECONDS": real(20, 0.1), "LAUNCH_STREAM_IDLE_SECONDS": real(40, 0.5),
-            "LAUNCH_SECONDS": real(600, 1.0), "LAUNCH_STREAM_END_PEEK_SECONDS": f"{min(30 / time_scale, 1.0):.4g}",
+    return {"LAUNCH_STREAM_WINDOW_SECONDS": real(20, 0.2), "LAUNCH_STREAM_IDLE_SECONDS": real(40, 0.5),
+            "LAUNCH_SECONDS": real(600, 1.0), "LAUNCH_STREAM_END_WAIT_SECONDS": f"{min(30 / time_scale, 5.0):.4g}",
             "KERNEL_LISTEN_SECONDS": real(2, 0.3)}
 
 

@@ -11,7 +11,7 @@ import pytest
 from chalicelib import binder_stream
 from chalicelib.binder_stream import LaunchFailed, LaunchNotReady, StreamTimings
 
-FAST = StreamTimings(window=0.3, idle=0.5, launch=1.0, end_peek=0.1)
+FAST = StreamTimings(window=0.3, idle=0.5, launch=1.0, end_wait=0.2)
 READY = {"phase": "ready", "message": "server running at https://hub.example.edu/user/x/\n",
          "url": "https://hub.example.edu/user/x/", "token": "tok-123", "image": "r/i:1"}
 
@@ -65,7 +65,7 @@ def test_a_build_followed_to_ready_gives_the_server(binderhub):
     script += [(0, event("waiting", "Waiting for build to start...\n")), (0, event("building", "Step 1/3\n")),
                (0, b":keepalive\n\n"), (0, event("pushing", "Pushing image\n")),
                (0, event("built", "Built image, launching...\n")), (0, event("launching", "Launching server...\n")),
-               (0.05, event(**READY))]
+               (0.05, event(**READY)), (0.1, b":keepalive\n\n")]  # and the stream stays open
     progress = binder_stream.follow(url, FAST)
     assert progress.server == {"url": READY["url"], "token": "tok-123", "image": "r/i:1"}
     assert "tok-123" not in json.dumps(progress.summary())  # what may travel in the state
@@ -115,9 +115,13 @@ def test_a_silent_stream_is_held_back(binderhub):
     assert failed.value.phase == "build" and "sent nothing for 0.5 s" in failed.value.cause
 
 
-def test_a_ready_event_that_comes_with_the_end_of_the_stream_was_buffered(binderhub):
+@pytest.mark.parametrize("held", [0, 0.05], ids=["ready with the end", "ready and keepalives, then the end"])
+def test_the_end_of_the_stream_right_after_ready_shows_a_buffering_proxy(binderhub, held):
+    """A buffering proxy passes ready on when its buffer fills or the stream ends; BinderHub's keepalives after it
+    stay in the buffer until the end."""
     script, _, url = binderhub
-    script += [(0, event("waiting") + event("built") + event("launching") + event(**READY)), (0, None)]
+    script += [(0, event("waiting") + event("built") + event("launching") + event(**READY) + b":keepalive\n\n"),
+               (held, None)]
     with pytest.raises(LaunchFailed) as failed:
         binder_stream.follow(url, FAST)
     assert failed.value.phase == "build" and "proxy-buffering" in failed.value.cause

@@ -116,8 +116,7 @@ def test_a_check_on_demand_passes_with_the_image_built_before_and_keeps_the_serv
 def break_registry_login(hub):
     secret = hub.store.get_object("v1", "Secret", NAMESPACE, "binder-build-docker-config")
     broken = copy.deepcopy(secret)
-    broken.pop("data", None)
-    broken["stringData"] = {"config.json": json.dumps({"auths": {}})}
+    broken["data"] = {"config.json": base64.b64encode(json.dumps({"auths": {}}).encode()).decode()}
     hub.store.put_object(broken)
     hub.new_repository()
     return lambda: hub.store.put_object({k: v for k, v in secret.items() if k != "status"})
@@ -176,7 +175,7 @@ def test_each_broken_piece_fails_the_check_naming_its_phase_and_leaves_no_server
     restore = breaking(hub)
     try:
         check = hub.check()
-        assert (check["status"], check["phase"]) == ("FAILED", phase), check
+        assert (check["status"], check["phase"]) == ("FAILED", phase), json.dumps(check)
         assert cause in check["cause"], check
         assert hub.record()["status"] == "READY"  # a failed check on demand says so; the hub is not taken down
         eventually(lambda: hub.user_pods() == [], timeout=10)
