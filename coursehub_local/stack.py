@@ -306,7 +306,7 @@ def launch_check_timings(time_scale: float) -> dict[str, str]:
         return f"{max(simulated / time_scale, floor):.4g}"
     return {"LAUNCH_STREAM_WINDOW_SECONDS": real(20, 0.2), "LAUNCH_STREAM_IDLE_SECONDS": real(40, 0.5),
             "LAUNCH_SECONDS": real(600, 1.0), "LAUNCH_STREAM_END_WAIT_SECONDS": f"{min(30 / time_scale, 5.0):.4g}",
-            "KERNEL_LISTEN_SECONDS": real(2, 0.3)}
+            "KERNEL_LISTEN_SECONDS": real(2, 1.0)}
 
 
 def _fresh_default_session() -> None:

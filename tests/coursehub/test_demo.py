@@ -27,8 +27,11 @@ def test_the_demo_provisions_the_sample_hub_through_the_api_retires_it_and_exits
     assert "HTTPS check: https://binder.courses.example.edu/health" in out
     assert re.search(r"hub database: claim hub-db-dir is on EBS volume vol-\w+ \(gp3, 1 GiB, us-east-1\w, in-use\), "
                      r"tagged for cluster coursehub-dev-cs101", out)
-    assert re.search(r"a build pushed \d{12}\.dkr\.ecr\.us-east-1\.amazonaws\.com/coursehub-dev/cs101/binder-sample:demo: "
-                     r"ECR created repository coursehub-dev/cs101/binder-sample from the hub's template", out)
+    # READY once the launch check passed: its build pushed the test repository's image to the hub's ECR
+    assert re.search(r"done     Launch a test repository \(\d+ s; first output after [\d.]+ s\)", out)
+    assert "$ coursehub status hub-cs101\nhub-cs101  READY" in out
+    assert re.search(r"^  launch     PASSED: first output after [\d.]+ s, gh/binderhub-ci-repos/cached-minimal-dockerfile"
+                     r"/HEAD \(provisioning, ", out, re.M)
     assert "Images: 1 ECR repository deleted, template deleted." in out
     assert "Slack transcript:\n  > Provisioning the BinderHub of course cs101 started" in out
     assert "DELETE /hubs/hub-cs101 -> 202: retiring it" in out

@@ -148,7 +148,10 @@ def test_a_hub_lives_a_whole_term_and_leaves_nothing_behind(stack, hub_ids, capf
     assert started < ready < down < up < retiring < retired, story
     assert ready < first(f"Reminder: the BinderHub of course {course}") < retiring, story  # when it falls: the clock
     assert "Audit: nothing left behind" in story[-1], story[-1]
-    assert "Images: 1 ECR repository deleted, template deleted." in story[-1], story[-1]
+    # the morning scale-up's launch check, once the nodes were back
+    assert up < first(f"Course {course}: a student can launch") < retiring, story
+    # the launch check's build and the push above
+    assert "Images: 2 ECR repositories deleted, template deleted." in story[-1], story[-1]
 
     # No login ECR gave out is in a run's history, a Slack message, the hub's record or a log line.
     account = host.split(".")[0]
