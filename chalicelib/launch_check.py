@@ -100,7 +100,7 @@ def start_build(dynamodb: Any, settings: Settings, event: dict, now: datetime) -
     purpose = purpose_of(event)
     test = request.launch_test
     check = {"status": "RUNNING", "purpose": purpose, "repository": test.repository, "phase": "build",
-             "started_at": now.isoformat(timespec="seconds"), "execution_arn": event.get("execution")}
+             "started_at": now.isoformat(timespec="milliseconds"), "execution_arn": event.get("execution")}
     hub_records.update(dynamodb, settings.hub_table_name, event["hub_id"], launch_check=check)
     if purpose == "provisioning":
         hub_records.step_started(dynamodb, settings.hub_table_name, event["hub_id"], STEP)

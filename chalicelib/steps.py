@@ -232,7 +232,8 @@ def nested_failure(error: dict) -> dict:
         child = json.loads(error.get("Cause") or "")
     except ValueError:
         return error
-    if isinstance(child, dict) and "ExecutionArn" in child and child.get("Status") in ("FAILED", "TIMED_OUT", "ABORTED"):
+    ended = ("FAILED", "TIMED_OUT", "ABORTED")
+    if isinstance(child, dict) and "ExecutionArn" in child and child.get("Status") in ended:
         return {"Error": child.get("Error") or child["Status"], "Cause": child.get("Cause") or child["Status"]}
     return error
 

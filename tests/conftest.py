@@ -54,7 +54,8 @@ LOCAL = Path(__file__).parent / "local"
 # files to its processes in collection order (xdist --dist loadfile --no-loadscope-reorder): starting with these
 # keeps one long file from running alone at the end. By default xdist starts with the files of most tests instead.
 LONGEST_FIRST = ("local/test_hub_lifecycle.py", "local/cluster/test_binderhub_launch.py",
-                 "local/test_launch_check_end_to_end.py", "local/test_provision_workflow.py", "local/test_teardown_workflow.py",
+                 "local/test_launch_check_end_to_end.py", "local/test_provision_workflow.py",
+                 "local/test_teardown_workflow.py",
                  "local/cluster/test_chart_releases.py", "local/test_hub_api_over_http.py", "coursehub/test_demo.py",
                  "local/test_releases.py", "local/test_acme_staging.py", "local/test_workflow_run_ends.py",
                  "local/test_storage_workflow.py", "local/test_hub_charts.py")

@@ -144,7 +144,8 @@ def _running(store, namespace: str, name: str, node: str, due: float) -> None:
         pod = store.get_object("v1", "Pod", namespace, name)
         container = pod["spec"]["containers"][0]
         store.set_status("v1", "Pod", namespace, name, {
-            "phase": "Running", "conditions": conditions, "hostIP": host_ip, "podIP": f"192.168.{digits[0]}.{digits[1]}",
+            "phase": "Running", "conditions": conditions, "hostIP": host_ip,
+            "podIP": f"192.168.{digits[0]}.{digits[1]}",
             "startTime": pod["status"].get("startTime", started), "qosClass": pod["status"].get("qosClass"),
             "containerStatuses": [{"name": "notebook", "image": container["image"], "ready": True,
                                    "started": True, "restartCount": 0,

@@ -42,7 +42,8 @@ class NodeController:
     def ready_nodes(self) -> int:
         """Nodes whose Ready condition is True."""
         nodes = self.ctx.store.list(self.ctx.store.resource_type("v1", "Node"))[0]
-        return sum(any(c["type"] == "Ready" and c["status"] == "True" for c in n.get("status", {}).get("conditions", []))
+        return sum(any(c["type"] == "Ready" and c["status"] == "True"
+                       for c in n.get("status", {}).get("conditions", []))
                    for n in nodes)
 
     def _instances(self, ec2, nodegroup: str | None = None) -> list[dict]:

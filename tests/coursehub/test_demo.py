@@ -30,8 +30,8 @@ def test_the_demo_provisions_the_sample_hub_through_the_api_retires_it_and_exits
     # READY once the launch check passed: its build pushed the test repository's image to the hub's ECR
     assert re.search(r"done     Launch a test repository \(\d+ s; first output after [\d.]+ s\)", out)
     assert "$ coursehub status hub-cs101\nhub-cs101  READY" in out
-    assert re.search(r"^  launch     PASSED: first output after [\d.]+ s, gh/binderhub-ci-repos/cached-minimal-dockerfile"
-                     r"/HEAD \(provisioning, ", out, re.M)
+    assert re.search(r"^  launch     PASSED: first output after [\d.]+ s, "
+                     r"gh/binderhub-ci-repos/cached-minimal-dockerfile/HEAD \(provisioning, ", out, re.M)
     assert "Images: 1 ECR repository deleted, template deleted." in out
     assert "Slack transcript:\n  > Provisioning the BinderHub of course cs101 started" in out
     assert "DELETE /hubs/hub-cs101 -> 202: retiring it" in out

@@ -198,7 +198,8 @@ def test_a_task_starting_another_workflow_retries_the_start_being_throttled():
               if state["Type"] == "Task" and state["Resource"].startswith(task_errors.START_EXECUTION)}
     assert sorted(starts) == ["Launch a test repository", "Start the teardown"]
     for start in starts.values():
-        assert start["Retry"] == [{"ErrorEquals": ["StepFunctions.ExecutionLimitExceeded"], **task_errors.TRANSIENT_RETRY}]
+        assert start["Retry"] == [{"ErrorEquals": ["StepFunctions.ExecutionLimitExceeded"],
+                                   **task_errors.TRANSIENT_RETRY}]
     (refused,) = starts["Start the teardown"]["Catch"]  # a start refused for good is announced, then the run fails
     announce = statemachines.definition(provision)["States"][refused["Next"]]
     assert "was not started" in announce["Parameters"]["Payload"]["text.$"]
