@@ -242,7 +242,8 @@ def stop_server(dynamodb: Any, settings: Settings, event: dict) -> steps.Outcome
 def record(dynamodb: Any, settings: Settings, event: dict, now: datetime) -> steps.Outcome:
     """Record how the check ended on the hub (``launch_check``); returns what Slack should say.
 
-    A failure's phase and cause come from the error the failing state raised (``<phase>: <cause>``)."""
+    A failure's phase and cause come from the error the failing state raised (``<phase>: <cause>``), or for an
+    error that names none (a timeout, an AWS error) from how far the check's state had come (``reached``)."""
     request = steps.request_of(event)
     purpose = purpose_of(event)
     launch = event.get("launch") or {}
@@ -255,8 +256,7 @@ def record(dynamodb: Any, settings: Settings, event: dict, now: datetime) -> ste
         cause = steps.cause_text(error)
         phase, _, said = cause.partition(": ")
         if phase not in PHASES:  # a timeout or an AWS error: the phase the check had reached
-            recorded = hub_records.get(dynamodb, settings.hub_table_name, event["hub_id"]).get("launch_check") or {}
-            phase, said = recorded.get("phase") if recorded.get("phase") in PHASES else "build", cause
+            phase, said = _reached(event.get("reached") or {}), cause
         check.update(status="FAILED", phase=phase, error=error.get("Error", "States.Unknown"), cause=said[:700])
         text = (f"Course {course}: the test launch of {request.launch_test.repository} failed at {phase}: "
                 f"{said[:500]}")
@@ -275,6 +275,15 @@ def record(dynamodb: Any, settings: Settings, event: dict, now: datetime) -> ste
                                   f"first output after {_seconds(check.get('time_to_first_output_seconds'))}")
     return steps.done({"launch_check": check, "text": text, "announce": purpose != "provisioning",
                        "outcome": "failed" if error else "passed"}, f"{check['status']} ({check['phase']})")
+
+
+def _reached(state: dict) -> str:
+    """The phase a check's state shows it had reached: what its last result was for."""
+    if "cell" in state:
+        return "execute"
+    if "kernel" in state or (state.get("launch") or {}).get("ready"):
+        return "connect"
+    return (state.get("launch") or {}).get("check_phase") or "build"
 
 
 def _seconds(seconds: Any) -> str:

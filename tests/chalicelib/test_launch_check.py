@@ -36,12 +36,15 @@ def test_a_failed_check_names_the_phase_and_the_cause_from_the_error(dynamodb, s
     assert "failed at push: denied" in result["text"]
 
 
-def test_a_failure_without_a_phase_takes_the_phase_the_check_had_reached(dynamodb, settings, hub, record):
-    hub_records.update(dynamodb, settings.hub_table_name, HUB, launch_check={"status": "RUNNING", "phase": "schedule"})
+@pytest.mark.parametrize("reached, phase", [({}, "build"), ({"launch": {"check_phase": "push"}}, "push"),
+                                            ({"launch": {"ready": True}}, "connect"), ({"kernel": {}}, "connect"),
+                                            ({"kernel": {}, "cell": {}}, "execute")])
+def test_a_failure_without_a_phase_takes_the_phase_the_checks_state_had_reached(dynamodb, settings, hub, record,
+                                                                                reached, phase):
     launch_check.record(dynamodb, settings, hub("Record the failure", purpose="morning", error={
-        "Error": "States.Timeout", "Cause": "the Task timed out"}), NOW)
+        "Error": "States.Timeout", "Cause": "the Task timed out"}, reached=reached), NOW)
     check = record()["launch_check"]
-    assert (check["phase"], check["cause"]) == ("schedule", "the Task timed out")
+    assert (check["phase"], check["cause"]) == (phase, "the Task timed out")
 
 
 def test_the_provisioning_check_marks_its_step_on_the_record(dynamodb, settings, hub, record):

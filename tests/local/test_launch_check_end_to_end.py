@@ -183,3 +183,19 @@ def test_each_broken_piece_fails_the_check_naming_its_phase_and_leaves_no_server
         restore()
     hub.new_repository()  # a build BinderHub gave up on is not tried again under the same name by the stand-in
     assert hub.check()["status"] == "PASSED"  # put right, it passes again
+
+
+def test_a_scale_up_while_a_check_runs_starts_no_second_check(stack, hub):
+    """The morning scale-up starts a check unless one is running (it asks Step Functions whether it still runs)."""
+    sfn = stack.client("stepfunctions")
+    checks = stack.seeded.state_machines["launch-check"]
+    hub.new_repository()  # a build to wait for: the check runs long enough for the scale-up to find it
+    running = hub.api.check(hub.hub_id).body["launch_check"]
+    started = len(sfn.list_executions(stateMachineArn=checks)["executions"])
+    answer = stack.client("lambda").invoke(FunctionName=f"coursehub-{stack.config.stage}-scale_hub",
+                                           Payload=json.dumps({"hub_id": hub.hub_id, "direction": "up"}).encode())
+    result = json.loads(answer["Payload"].read())
+    assert not answer.get("FunctionError") and result["scaled"], result
+    assert len(sfn.list_executions(stateMachineArn=checks)["executions"]) == started
+    check = eventually(lambda: (c := hub.record()["launch_check"])["status"] != "RUNNING" and c, timeout=90)
+    assert check["execution_arn"] == running["execution_arn"] and check["status"] == "PASSED", check
