@@ -15,7 +15,7 @@ from chalicelib.values import f5_ingress_annotations
 from coursehub_local.charts import chart_path
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import kubectl
-from tests.local.cluster.test_hub_https import ISSUER, ZONE, Hub, ingress_values, publish, ready
+from tests.local.cluster.test_hub_https import ZONE, Hub, ingress_values, publish, ready
 from tests.local.ecr_helpers import host, on_push
 
 BINDER, HUB = f"launch.{ZONE}", f"hub.launch.{ZONE}"
@@ -84,10 +84,7 @@ def launch(stack, tmp_path_factory):
     prefix = f"launch-{stack.clock.now():%H%M%S}"
     on_push(ecr, prefix)  # what "Prepare the image registry" leaves: repositories are created on push
     hub = Launch(stack, tmp_path_factory.mktemp("launch"), prefix)
-    hub.hub.install_ingress_and_cert_manager()
-    kubectl(hub.hub.config, "apply", "-f", "-", stdin=json.dumps(ISSUER))
-    hub.hub.install_binderhub(hub.values)
-    eventually(hub.hub.ingress_hostname, timeout=15)
+    hub.hub.install_all(hub.values)
     publish(stack, BINDER, HUB, target=hub.hub.ingress_hostname())
     stack.clock.advance(stack.clusters.timings.certificate_issue + 10)
     for name in ("launch-binder-tls", "launch-hub-tls"):

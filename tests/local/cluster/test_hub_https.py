@@ -85,6 +85,14 @@ class Hub:
         timings = self.stack.clusters.timings
         self.stack.clock.advance(max(timings.load_balancer_ready, timings.workload_ready))
 
+    def install_all(self, values):
+        """nginx-ingress, cert-manager, the ACME staging Issuer and BinderHub with ``values``; no DNS records yet."""
+        self.install_ingress_and_cert_manager()
+        kubectl(self.config, "apply", "-f", "-", stdin=json.dumps(ISSUER))
+        self.install_binderhub(values)
+        eventually(self.ingress_hostname, timeout=15)
+        return self
+
     def get(self, kind, name, namespace="binderhub"):
         result = kubectl(self.config, "get", kind, name, "-n", namespace, "-o", "json", check=False)
         return json.loads(result.stdout) if result.returncode == 0 else None
@@ -109,12 +117,7 @@ def publish(stack, *hosts, target):
 @pytest.fixture(scope="module")
 def hub(stack, tmp_path_factory):
     """nginx-ingress, cert-manager, an ACME staging Issuer and BinderHub installed; no DNS records yet."""
-    hub = Hub(stack, tmp_path_factory.mktemp("hub-https"))
-    hub.install_ingress_and_cert_manager()
-    kubectl(hub.config, "apply", "-f", "-", stdin=json.dumps(ISSUER))
-    hub.install_binderhub(BINDERHUB_VALUES)
-    eventually(hub.ingress_hostname, timeout=15)
-    return hub
+    return Hub(stack, tmp_path_factory.mktemp("hub-https")).install_all(BINDERHUB_VALUES)
 
 
 def test_certificates_wait_for_dns_then_are_issued_by_the_local_acme_ca(stack, hub):

@@ -15,7 +15,7 @@ import websocket
 
 from tests.conftest import eventually
 from tests.local.cluster.test_cluster_api import kubectl
-from tests.local.cluster.test_hub_https import ISSUER, Hub, ingress_values, publish, ready
+from tests.local.cluster.test_hub_https import Hub, ingress_values, publish, ready
 
 ZONE = "lab.courses.example.edu"  # in the seeded hosted zone
 BINDER, HUB = f"binder.{ZONE}", f"hub.binder.{ZONE}"
@@ -61,11 +61,7 @@ class Lab(Hub):
 @pytest.fixture(scope="module")
 def lab(stack, tmp_path_factory):
     """The charts installed, names published and certificates issued; the user's server running."""
-    lab = Lab(stack, tmp_path_factory.mktemp("jupyter"))
-    lab.install_ingress_and_cert_manager()
-    kubectl(lab.config, "apply", "-f", "-", stdin=json.dumps(ISSUER))
-    lab.install_binderhub(VALUES)
-    eventually(lab.ingress_hostname, timeout=15)
+    lab = Lab(stack, tmp_path_factory.mktemp("jupyter")).install_all(VALUES)
     publish(stack, BINDER, HUB, target=lab.ingress_hostname())
     stack.clock.advance(stack.clusters.timings.certificate_issue + 10)
     for name in ("binder-tls", "hub-tls"):
