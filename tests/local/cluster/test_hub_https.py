@@ -130,7 +130,8 @@ def test_certificates_wait_for_dns_then_are_issued_by_the_local_acme_ca(stack, h
 
     def pending_challenge():
         items = json.loads(kubectl(hub.config, "get", "challenges", "-n", "binderhub", "-o", "json").stdout)["items"]
-        return next((c for c in items if c["spec"]["dnsName"] == BINDER and c["status"]["state"] == "pending"), None)
+        return next((c for c in items if c["spec"]["dnsName"] == BINDER
+                         and (c.get("status") or {}).get("state") == "pending"), None)  # a new one has no status yet
     challenge = eventually(pending_challenge)
     assert "no such host" in challenge["status"]["reason"]
     assert f"http://{BINDER}/.well-known/acme-challenge/" in challenge["status"]["reason"]
