@@ -57,12 +57,14 @@ def run(stage: str = "dev", time_scale: float = 600.0, faults: list[tuple[str, s
         checked = _https(provisioned.hub, details["acme_staging_roots"]) if provisioned.ok else None
         volume = _database_volume(stack.client("ec2"), provisioned.hub) if checked else None
         launched = _launched(api, provisioned.hub) if volume else None
+        _run_over(stack, provisioned.hub)
         slack_seen = _slack(stack.slack.texts(), 0)
         retired = None
         if checked and volume and launched:
             answer = api.retire(hub_id)
             print(f"\nDELETE /hubs/{hub_id} -> {answer.status}: retiring it")
             retired = _follow(api, answer.body)
+            _run_over(stack, retired.hub)  # its last Slack message is posted after the record says RETIRED
             audit = retired.hub.get("audit") or {}
             print(f"\naudit of what is left in AWS: {audit.get('summary', 'none')}")
             print("\n".join(hub_text.audit(audit)))
@@ -122,6 +124,15 @@ def _launched(api: ApiClient, hub: dict) -> dict | None:
     print("\n".join(line for line in hub_text.hub(view) if not line.startswith("    ")))
     check = view.get("launch_check") or {}
     return check if check.get("status") == "PASSED" else None
+
+
+def _run_over(stack: LocalStack, hub: dict, timeout: float = 30.0) -> None:
+    """Wait (up to ``timeout`` seconds) until the hub's run has ended: its last Tasks follow the recorded status."""
+    sfn, execution = stack.client("stepfunctions"), hub.get("execution_arn")
+    deadline = time.monotonic() + timeout
+    while execution and time.monotonic() < deadline and \
+            sfn.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        time.sleep(0.1)
 
 
 def _slack(messages: list[str], seen: int) -> int:
