@@ -37,6 +37,7 @@ from chalicelib.errors import CourseHubError
 PHASES = {"waiting": "build", "fetching": "build", "unknown": "build", "building": "build", "pushing": "push",
           "built": "schedule", "launching": "schedule", "ready": "schedule"}
 LAUNCH_PHASES = ("built", "launching")
+CONNECT_SECONDS = 10.0  # to connect and get the answer's headers; the stream's reads then get ``idle``
 KEEPALIVE = object()  # a comment line: the stream is alive
 
 
@@ -123,7 +124,8 @@ def follow(url: str, timings: StreamTimings, *, cafile: str | None = None, first
     opened = None  # the window runs from the first event: connecting through a busy proxy is not reading
     launch_deadline = None
     try:
-        response = _open(url, timings.idle, cafile)
+        response = _open(url, CONNECT_SECONDS, cafile)
+        _read_timeout(response, timings.idle)
     except urllib.error.HTTPError as error:
         raise LaunchNotReady("build", f"{url} answered HTTP {error.code}") from None
     except (urllib.error.URLError, OSError) as error:
@@ -163,7 +165,7 @@ _BUFFERED = ("BinderHub's event stream arrived held back: its ready event came w
 
 def _open(url: str, timeout: float, cafile: str | None):
     """GET the stream with default verification (``cafile``: trust only those roots) and the standard proxy
-    settings; ``timeout`` bounds the connection and every read."""
+    settings; ``timeout`` bounds connecting and the answer's headers."""
     context = ssl.create_default_context(cafile=cafile)
     opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=context))
     request = urllib.request.Request(url, headers={"Accept": "text/event-stream", "Cache-Control": "no-cache"})
@@ -200,9 +202,20 @@ def _events(response, idle: float, progress: Progress) -> Iterator[object]:
                 yield event
 
 
+def _socket(response):
+    """The connection's socket under http.client's SocketIO (None if there is none)."""
+    return getattr(getattr(response.fp, "raw", None), "_sock", None)
+
+
+def _read_timeout(response, seconds: float) -> None:
+    sock = _socket(response)
+    if sock is not None:
+        sock.settimeout(seconds)
+
+
 def _ends_within(response, events: Iterator[object], seconds: float) -> bool:
     """Whether the stream ends within ``seconds`` (keepalives read on the way): it was held back until its end."""
-    sock = getattr(getattr(response.fp, "raw", None), "_sock", None)  # http.client's SocketIO over the socket
+    sock = _socket(response)
     if sock is None:
         return False
     deadline = time.monotonic() + seconds

@@ -75,7 +75,10 @@ def hub(stack):
     assert described["status"] == "SUCCEEDED", described.get("cause")
     ready = Hub(stack, hub_id, course)
     ready.provisioning = (described, history, stack.slack.texts()[before:])
-    return ready
+    yield ready
+    # retired, so that its login renewals and cluster do not load the rest of this process's tests
+    assert ready.api.retire(hub_id).status == 202
+    eventually(lambda: ready.record()["status"] == "RETIRED", timeout=120)
 
 
 def test_a_hub_is_ready_once_a_student_could_launch_its_test_repository_and_run_a_cell(stack, hub):
